@@ -1,0 +1,108 @@
+//! The conventions shared by the element, the exporter and the training data: parsing groups,
+//! dense-pose parts, and the five models' tensor names (DESIGN.md sections 2 and 3).
+
+/// Parsing groups, in channel order. Every parsing map in the product uses these ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum ParsingGroup {
+    Background = 0,
+    Hair = 1,
+    Face = 2,
+    /// Arms, neck, exposed torso.
+    UpperSkin = 3,
+    UpperGarment = 4,
+    LowerGarment = 5,
+    /// Legs, socks and shoes.
+    Legs = 6,
+}
+
+impl ParsingGroup {
+    pub const ALL: [ParsingGroup; 7] = [
+        ParsingGroup::Background,
+        ParsingGroup::Hair,
+        ParsingGroup::Face,
+        ParsingGroup::UpperSkin,
+        ParsingGroup::UpperGarment,
+        ParsingGroup::LowerGarment,
+        ParsingGroup::Legs,
+    ];
+
+    /// The group of a channel index, `None` past the last group.
+    pub fn from_id(id: u8) -> Option<ParsingGroup> {
+        Self::ALL.get(id as usize).copied()
+    }
+
+    pub fn id(self) -> u8 {
+        self as u8
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ParsingGroup::Background => "background",
+            ParsingGroup::Hair => "hair",
+            ParsingGroup::Face => "face",
+            ParsingGroup::UpperSkin => "upper-body skin",
+            ParsingGroup::UpperGarment => "upper garment",
+            ParsingGroup::LowerGarment => "lower garment",
+            ParsingGroup::Legs => "legs",
+        }
+    }
+}
+
+/// Number of parsing channels (`parsing_logits` has this many).
+pub const PARSING_GROUPS: usize = 7;
+
+/// The groups that make the clothing-agnostic map of person A, in channel order: what stays
+/// untouched when A changes the upper garment.
+pub const AGNOSTIC_GROUPS: [ParsingGroup; 4] = [
+    ParsingGroup::Hair,
+    ParsingGroup::Face,
+    ParsingGroup::LowerGarment,
+    ParsingGroup::Legs,
+];
+
+/// Dense-pose channels: background plus the 24 DensePose part indices.
+pub const POSE_PARTS: usize = 25;
+
+/// DensePose part indices (the `I` channel of DensePose), as the dense-pose maps store them.
+pub mod densepose_part {
+    pub const BACKGROUND: u8 = 0;
+    pub const TORSO_BACK: u8 = 1;
+    pub const TORSO_FRONT: u8 = 2;
+    pub const RIGHT_HAND: u8 = 3;
+    pub const LEFT_HAND: u8 = 4;
+    pub const LEFT_FOOT: u8 = 5;
+    pub const RIGHT_FOOT: u8 = 6;
+    /// Upper leg right: 7 and 9; left: 8 and 10.
+    pub const UPPER_LEG_RIGHT: [u8; 2] = [7, 9];
+    pub const UPPER_LEG_LEFT: [u8; 2] = [8, 10];
+    pub const LOWER_LEG_RIGHT: [u8; 2] = [11, 13];
+    pub const LOWER_LEG_LEFT: [u8; 2] = [12, 14];
+    pub const UPPER_ARM_LEFT: [u8; 2] = [15, 17];
+    pub const UPPER_ARM_RIGHT: [u8; 2] = [16, 18];
+    pub const LOWER_ARM_LEFT: [u8; 2] = [19, 21];
+    pub const LOWER_ARM_RIGHT: [u8; 2] = [20, 22];
+    pub const HEAD: [u8; 2] = [23, 24];
+
+    /// Torso parts (1, 2).
+    pub fn is_torso(i: u8) -> bool {
+        i == TORSO_BACK || i == TORSO_FRONT
+    }
+
+    /// Arm parts, hands included (3, 4, 15..=22).
+    pub fn is_arm(i: u8) -> bool {
+        i == RIGHT_HAND || i == LEFT_HAND || (15..=22).contains(&i)
+    }
+
+    /// Leg parts, feet included (5..=14).
+    pub fn is_leg(i: u8) -> bool {
+        (5..=14).contains(&i)
+    }
+
+    pub fn is_head(i: u8) -> bool {
+        i == HEAD[0] || i == HEAD[1]
+    }
+}
+
+/// Model resolution of the paper (height x width); the shipped manifest records the real one.
+pub const PAPER_RESOLUTION: (usize, usize) = (256, 192);

@@ -1,0 +1,6 @@
+//! `garment-training`: the synthetic try-on world, the dataset loader, and (in time) the
+//! networks and the distillation schedule that produce the element's models.
+
+pub mod contact_sheet;
+pub mod data;
+pub mod synth;

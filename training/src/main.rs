@@ -1,0 +1,190 @@
+//! `garment-train`: the command line of the training crate.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use garment_training::contact_sheet::{COLUMNS, contact_sheet};
+use garment_training::data::{Dataset, DensePoseFormat, Layout};
+use garment_training::synth::World;
+use garment_training::synth::writer::{write_dataset, write_video};
+
+#[derive(Parser)]
+#[command(name = "garment-train", version, about = "Synthetic try-on data and training for the garmenttransfer element")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write a synthetic dataset in the VITON-HD layout, with the true result of every transfer pair.
+    Synth {
+        /// Output folder (created).
+        #[arg(long)]
+        out: PathBuf,
+        /// Number of people.
+        #[arg(long, default_value_t = 100)]
+        count: usize,
+        /// Image size, WIDTHxHEIGHT.
+        #[arg(long, default_value = "192x256", value_parser = parse_size)]
+        size: (u32, u32),
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Number of random transfer pairs (A wearing B's garment) to render; default: one per person.
+        #[arg(long)]
+        pairs: Option<usize>,
+        /// Write dense pose as VITON-HD's colour rendering instead of the part index.
+        #[arg(long)]
+        densepose_colour: bool,
+    },
+    /// Write a synthetic video: frames of one person moving, a reference person, and the true
+    /// transferred frames.
+    SynthVideo {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 60)]
+        frames: usize,
+        #[arg(long, default_value = "192x256", value_parser = parse_size)]
+        size: (u32, u32),
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Draw a dataset's first people as a grid: image, cloth, parsing, dense pose, reference, true transfer.
+    ContactSheet {
+        /// Dataset folder (VITON-HD layout).
+        dir: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 6)]
+        rows: usize,
+        /// Height of one cell in pixels.
+        #[arg(long, default_value_t = 256)]
+        cell: u32,
+    },
+    /// Measure the synthetic world's speed: samples per second in memory, and written to disk.
+    BenchSynth {
+        #[arg(long, default_value = "192x256", value_parser = parse_size)]
+        size: (u32, u32),
+        #[arg(long, default_value_t = 400)]
+        count: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("size '{s}': expected WIDTHxHEIGHT, e.g. 192x256"))?;
+    let num = |v: &str| v.trim().parse::<u32>().map_err(|_| format!("size '{s}': '{v}' is not a whole number of pixels"));
+    Ok((num(w)?, num(h)?))
+}
+
+fn progress(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar
+}
+
+/// Warnings of the library (skipped samples) on stderr, above any progress bar.
+struct StderrLog;
+
+impl log::Log for StderrLog {
+    fn enabled(&self, m: &log::Metadata) -> bool {
+        m.level() <= log::Level::Warn
+    }
+    fn log(&self, r: &log::Record) {
+        if self.enabled(r.metadata()) {
+            eprintln!("{}: {}", r.level().as_str().to_lowercase(), r.args());
+        }
+    }
+    fn flush(&self) {}
+}
+
+fn main() -> Result<()> {
+    let _ = log::set_logger(&StderrLog).map(|()| log::set_max_level(log::LevelFilter::Warn));
+    match Cli::parse().command {
+        Command::Synth { out, count, size, seed, pairs, densepose_colour } => {
+            let world = World::new(size.0, size.1, seed)?;
+            let pairs = pairs.unwrap_or(count);
+            let format = if densepose_colour { DensePoseFormat::Colour } else { DensePoseFormat::Index };
+            let layout = Layout::create(&out, format)?;
+            let bar = progress((count + pairs) as u64, "synth");
+            let start = Instant::now();
+            write_dataset(&world, count, pairs, &layout, &bar).with_context(|| format!("writing {}", out.display()))?;
+            bar.finish();
+            println!(
+                "wrote {count} people and {pairs} true transfers at {}x{} (seed {seed}) to {} in {:.1}s",
+                size.0,
+                size.1,
+                out.display(),
+                start.elapsed().as_secs_f32()
+            );
+        }
+        Command::SynthVideo { out, frames, size, seed } => {
+            let world = World::new(size.0, size.1, seed)?;
+            let bar = progress(frames as u64, "frames");
+            write_video(&world, frames, &out, &bar).with_context(|| format!("writing {}", out.display()))?;
+            bar.finish();
+            println!("wrote {frames} frames, their true transfers and reference.png to {}", out.display());
+        }
+        Command::ContactSheet { dir, out, rows, cell } => {
+            if rows == 0 || cell == 0 {
+                bail!("--rows and --cell must be at least 1");
+            }
+            let dataset = Dataset::open(&dir)?;
+            let drawn = contact_sheet(&dataset, rows, cell, &out)?;
+            println!("{} ({drawn} rows; columns: {})", out.display(), COLUMNS.join(", "));
+            eprintln!("{}", dataset.summary());
+        }
+        Command::BenchSynth { size, count, seed } => bench_synth(size, count, seed)?,
+    }
+    Ok(())
+}
+
+/// Samples per second of the synthetic world: drawing only (what on-the-fly training pays), on
+/// one thread and on all, then drawing and writing the dataset files.
+fn bench_synth(size: (u32, u32), count: usize, seed: u64) -> Result<()> {
+    use rayon::prelude::*;
+    let world = World::new(size.0, size.1, seed)?;
+    let rate = |n: usize, d: Duration| n as f64 / d.as_secs_f64();
+    // Warm up allocations and caches.
+    for i in 0..8 {
+        world.sample(i);
+    }
+    let start = Instant::now();
+    for i in 0..count as u64 {
+        std::hint::black_box(world.sample(i));
+    }
+    let one = rate(count, start.elapsed());
+    let start = Instant::now();
+    (0..count as u64).into_par_iter().for_each(|i| {
+        std::hint::black_box(world.sample(i));
+    });
+    let all = rate(count, start.elapsed());
+    let dir = tempfile_dir()?;
+    let layout = Layout::create(&dir, DensePoseFormat::Index)?;
+    let start = Instant::now();
+    write_dataset(&world, count, 0, &layout, &ProgressBar::hidden())?;
+    let written = rate(count, start.elapsed());
+    let _ = std::fs::remove_dir_all(&dir);
+    let threads = rayon::current_num_threads();
+    println!("synthetic world at {}x{}, {count} samples (image, parsing, dense pose, in-shop garment and mask):", size.0, size.1);
+    println!("  drawn, 1 thread      {one:8.1} samples/s");
+    println!("  drawn, {threads} threads     {all:8.1} samples/s  ({:.2}x one thread)", all / one);
+    println!("  drawn and written    {written:8.1} samples/s  ({:.2}x drawing on {threads} threads)", written / all);
+    Ok(())
+}
+
+fn tempfile_dir() -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("garment-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}

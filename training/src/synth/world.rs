@@ -1,0 +1,194 @@
+//! The synthetic world: people, their garments, datasets and video sequences, all drawn from a
+//! seed, with the true result of every garment transfer.
+
+use super::body::{Build, Pose};
+use super::canvas::Drawing;
+use super::garment::{LowerGarment, Tailored, UpperGarment};
+use super::geometry::p2;
+use super::person::{Background, Look, draw_person};
+use super::rng::Rng;
+
+/// Streams of the generator: one per kind of draw, so that adding one never shifts another.
+const PERSON_STREAM: u64 = 1;
+const PAIR_STREAM: u64 = 2;
+const SEQUENCE_STREAM: u64 = 3;
+
+/// A person of the world: look, pose and the upper garment they own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Person {
+    pub look: Look,
+    pub pose: Pose,
+    pub upper: UpperGarment,
+}
+
+/// One person rendered: the dataset sample of the VITON-HD layout.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub person: Drawing,
+    /// The in-shop picture of the person's upper garment (RGB) and its mask (0 or 255).
+    pub cloth: Vec<u8>,
+    pub cloth_mask: Vec<u8>,
+    /// COCO-18 keypoints as OpenPose writes them: x, y, confidence.
+    pub keypoints: Vec<[f32; 3]>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct World {
+    pub width: u32,
+    pub height: u32,
+    pub seed: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorldError {
+    #[error("image size {0}x{1} is outside 16..=8192 pixels per side")]
+    Size(u32, u32),
+}
+
+impl World {
+    pub fn new(width: u32, height: u32, seed: u64) -> Result<World, WorldError> {
+        if !(16..=8192).contains(&width) || !(16..=8192).contains(&height) {
+            return Err(WorldError::Size(width, height));
+        }
+        Ok(World { width, height, seed })
+    }
+
+    /// Person `index` of this world.
+    pub fn person(&self, index: u64) -> Person {
+        let mut rng = Rng::derive(self.seed, PERSON_STREAM, index);
+        self.random_person(&mut rng)
+    }
+
+    fn random_person(&self, rng: &mut Rng) -> Person {
+        let (w, h) = (self.width as f32, self.height as f32);
+        // From a VITON-HD-like upper-body shot down to a full figure. Size follows the shorter
+        // side so that landscape video frames hold the whole torso too.
+        let torso = h.min(w * 1.6) * rng.range(0.26, 0.36);
+        let build = Build::random(rng, torso);
+        let head_top = build.head * torso * 1.1 + 0.07 * torso;
+        let neck = p2(w * rng.range(0.42, 0.58), h * rng.range(0.04, 0.1) + head_top);
+        Person {
+            look: Look { build, lower: LowerGarment::random(rng), background: Background::random(rng) },
+            pose: Pose::random(rng, neck),
+            upper: UpperGarment::random(rng),
+        }
+    }
+
+    pub fn tailor(&self, garment: &UpperGarment) -> Option<Tailored> {
+        Tailored::new(garment.clone(), self.width, self.height)
+    }
+
+    /// Draw `person` wearing `garment` (their own, or another's for a transfer).
+    pub fn draw(&self, person: &Person, garment: &Tailored) -> Option<Drawing> {
+        self.draw_posed(person, &person.pose, garment)
+    }
+
+    pub fn draw_posed(&self, person: &Person, pose: &Pose, garment: &Tailored) -> Option<Drawing> {
+        draw_person(&person.look, pose, garment, self.width, self.height)
+    }
+
+    /// Sample `index`: the person, their in-shop garment and keypoints.
+    pub fn sample(&self, index: u64) -> Option<Sample> {
+        let person = self.person(index);
+        let tailored = self.tailor(&person.upper)?;
+        self.sample_of(&person, &tailored)
+    }
+
+    pub fn sample_of(&self, person: &Person, tailored: &Tailored) -> Option<Sample> {
+        let drawing = self.draw(person, tailored)?;
+        let (cloth, cloth_mask) = tailored.shop_picture()?;
+        let cloth = cloth.data().chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+        Some(Sample { person: drawing, cloth, cloth_mask, keypoints: self.keypoints(person, &person.pose) })
+    }
+
+    /// The true garment transfer: person `a` in their own pose wearing `b`'s upper garment.
+    pub fn transfer(&self, a: &Person, b: &Person) -> Option<Drawing> {
+        self.draw(a, &self.tailor(&b.upper)?)
+    }
+
+    /// `k` transfer pairs (A, B) among `count` samples: A runs through the people in turn (so
+    /// with `k >= count` everyone receives a garment), B is drawn at random, never A.
+    pub fn pairs(&self, count: usize, k: usize) -> Vec<(usize, usize)> {
+        if count < 2 {
+            return Vec::new();
+        }
+        let mut rng = Rng::derive(self.seed, PAIR_STREAM, 0);
+        (0..k)
+            .map(|i| {
+                let a = i % count;
+                (a, (a + 1 + rng.below(count - 1)) % count)
+            })
+            .collect()
+    }
+
+    /// A video: one person moving smoothly through `frames` poses, and a reference person
+    /// (someone else, in another garment) for the transfer.
+    pub fn sequence(&self, frames: usize) -> Sequence {
+        let mut rng = Rng::derive(self.seed, SEQUENCE_STREAM, 0);
+        let person = self.random_person(&mut rng);
+        let reference = self.random_person(&mut rng);
+        // A few key poses visited in turn, eased with a smoothstep: continuous position and
+        // velocity, like a person shifting their stance and moving their arms.
+        let keys: Vec<Pose> = (0..4)
+            .map(|i| {
+                if i == 0 {
+                    person.pose
+                } else {
+                    let drift = p2(self.width as f32 * rng.range(-0.08, 0.08), 0.0);
+                    Pose::random(&mut rng, person.pose.neck.add(drift))
+                }
+            })
+            .collect();
+        let poses = (0..frames)
+            .map(|f| {
+                let t = if frames > 1 { f as f32 / (frames - 1) as f32 } else { 0.0 } * (keys.len() - 1) as f32;
+                let k = (t.floor() as usize).min(keys.len() - 2);
+                let s = t - k as f32;
+                keys[k].lerp(&keys[k + 1], s * s * (3.0 - 2.0 * s))
+            })
+            .collect();
+        Sequence { person, reference, poses }
+    }
+
+    /// COCO-18 keypoints (OpenPose order) of `person` in `pose`; points outside the image get
+    /// confidence 0, as OpenPose reports undetected joints.
+    pub fn keypoints(&self, person: &Person, pose: &Pose) -> Vec<[f32; 3]> {
+        let sk = person.look.build.skeleton(pose);
+        let (r_arm, l_arm) = (&sk.arms[0], &sk.arms[1]);
+        let (r_leg, l_leg) = (&sk.legs[0], &sk.legs[1]);
+        let c = sk.head_centre;
+        let (ex, ey) = (sk.head_rx, sk.head_ry);
+        let points = [
+            p2(c.x, c.y + 0.1 * ey),
+            sk.torso.origin,
+            r_arm.root,
+            r_arm.mid,
+            r_arm.end,
+            l_arm.root,
+            l_arm.mid,
+            l_arm.end,
+            r_leg.root,
+            r_leg.mid,
+            r_leg.end,
+            l_leg.root,
+            l_leg.mid,
+            l_leg.end,
+            p2(c.x - 0.38 * ex, c.y - 0.1 * ey),
+            p2(c.x + 0.38 * ex, c.y - 0.1 * ey),
+            p2(c.x - ex, c.y),
+            p2(c.x + ex, c.y),
+        ];
+        let (w, h) = (self.width as f32, self.height as f32);
+        points
+            .iter()
+            .map(|p| if p.x >= 0.0 && p.y >= 0.0 && p.x < w && p.y < h { [p.x, p.y, 1.0] } else { [0.0, 0.0, 0.0] })
+            .collect()
+    }
+}
+
+/// A person moving through poses, and the reference person whose garment they try on.
+pub struct Sequence {
+    pub person: Person,
+    pub reference: Person,
+    pub poses: Vec<Pose>,
+}
