@@ -136,6 +136,7 @@ impl Dataset {
         let names = sample_names(root, &image_dir)?;
 
         let mut skipped = Vec::new();
+        let mut skipped_names = std::collections::HashSet::new();
         let mut samples = Vec::new();
         for name in names {
             match index_sample(root, &name, &image_dir, &parse_dir, openpose_dir.as_deref()) {
@@ -143,13 +144,14 @@ impl Dataset {
                 Err(skip) => {
                     log::warn!("skipping sample {name}: {}: {}", skip.path.display(), skip.reason);
                     skipped.push(skip);
+                    skipped_names.insert(name);
                 }
             }
         }
         if samples.is_empty() {
             return Err(DataError::Empty { folder: root.to_path_buf(), skipped: skipped.len() });
         }
-        let transfers = index_transfers(root, &samples, &mut skipped);
+        let transfers = index_transfers(root, &samples, &skipped_names, &mut skipped);
         Ok(Dataset { root: root.to_path_buf(), samples, transfers, skipped: Mutex::new(skipped) })
     }
 
@@ -312,7 +314,12 @@ fn index_sample(
     Ok(files)
 }
 
-fn index_transfers(root: &Path, samples: &[SampleFiles], skipped: &mut Vec<Skipped>) -> Vec<TransferTruth> {
+fn index_transfers(
+    root: &Path,
+    samples: &[SampleFiles],
+    skipped_names: &std::collections::HashSet<String>,
+    skipped: &mut Vec<Skipped>,
+) -> Vec<TransferTruth> {
     let list = root.join(TRANSFER_PAIRS);
     let Ok(text) = std::fs::read_to_string(&list) else {
         return Vec::new();
@@ -328,7 +335,10 @@ fn index_transfers(root: &Path, samples: &[SampleFiles], skipped: &mut Vec<Skipp
             continue;
         };
         let (Some(&a), Some(&b)) = (index.get(stem(a)), index.get(stem(b))) else {
-            skipped.push(Skipped { path: list.clone(), reason: format!("line {}: {a} or {b} is not a valid sample", n + 1) });
+            // A person already skipped (and warned about) takes their transfers along silently.
+            if ![a, b].iter().all(|n| index.contains_key(stem(n)) || skipped_names.contains(stem(n))) {
+                skipped.push(Skipped { path: list.clone(), reason: format!("line {}: {a} or {b} is not in the dataset", n + 1) });
+            }
             continue;
         };
         let image = root.join(TRANSFER).join(result);

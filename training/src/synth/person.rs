@@ -123,7 +123,14 @@ pub fn draw_person(look: &Look, pose: &Pose, upper: &Tailored, width: u32, heigh
         }
     }
 
-    // Legs and feet, then the lower garment over them.
+    // Neck and torso skin, legs and feet, then the lower garment over them.
+    let neck_top = sk.head_centre.lerp(sk.torso.origin, 0.4);
+    if let Some(path) = capsule(neck_top, sk.torso.map(0.0, 0.12), sk.neck_radius, false, true) {
+        canvas.draw(&path, &skin, Some(cihp::TORSO_SKIN), PoseLabel::Part(dp::TORSO_FRONT));
+    }
+    if let Some(path) = torso_outline().path(&sk.torso) {
+        canvas.draw(&path, &skin, Some(cihp::TORSO_SKIN), PoseLabel::Part(dp::TORSO_FRONT));
+    }
     for leg in &sk.legs {
         let (leg_id, shoe_id, upper_ids, lower_ids, foot) = match leg.side {
             Side::Right => (cihp::RIGHT_LEG, cihp::RIGHT_SHOE, dp::UPPER_LEG_RIGHT, dp::LOWER_LEG_RIGHT, dp::RIGHT_FOOT),
@@ -166,14 +173,7 @@ pub fn draw_person(look: &Look, pose: &Pose, upper: &Tailored, width: u32, heigh
         }
     }
 
-    // Neck and torso skin, then the body piece of the upper garment.
-    let neck_top = sk.head_centre.lerp(sk.torso.origin, 0.4);
-    if let Some(path) = capsule(neck_top, sk.torso.map(0.0, 0.12), sk.neck_radius, false, true) {
-        canvas.draw(&path, &skin, Some(cihp::TORSO_SKIN), PoseLabel::Part(dp::TORSO_FRONT));
-    }
-    if let Some(path) = torso_outline().path(&sk.torso) {
-        canvas.draw(&path, &skin, Some(cihp::TORSO_SKIN), PoseLabel::Part(dp::TORSO_FRONT));
-    }
+    // The body piece of the upper garment, over everything below the arms.
     let garment_id = Some(upper.garment.cihp);
     if let Some(piece) = upper.body_piece(&sk) {
         canvas.draw(&piece.path, &Fill::Texture(upper.texture.as_ref(), piece.transform), garment_id, PoseLabel::Part(dp::TORSO_FRONT));

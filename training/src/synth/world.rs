@@ -107,16 +107,25 @@ impl World {
     }
 
     /// `k` transfer pairs (A, B) among `count` samples: A runs through the people in turn (so
-    /// with `k >= count` everyone receives a garment), B is drawn at random, never A.
+    /// with `k >= count` everyone receives a garment), B is drawn at random, never A; no pair twice.
     pub fn pairs(&self, count: usize, k: usize) -> Vec<(usize, usize)> {
         if count < 2 {
             return Vec::new();
         }
         let mut rng = Rng::derive(self.seed, PAIR_STREAM, 0);
-        (0..k)
+        let mut seen = std::collections::HashSet::new();
+        (0..k.min(count * (count - 1)))
             .map(|i| {
                 let a = i % count;
-                (a, (a + 1 + rng.below(count - 1)) % count)
+                // Another B while this (A, B) is taken: each true result is written once.
+                let mut b = (a + 1 + rng.below(count - 1)) % count;
+                while !seen.insert((a, b)) {
+                    b = (b + 1) % count;
+                    if b == a {
+                        b = (b + 1) % count;
+                    }
+                }
+                (a, b)
             })
             .collect()
     }

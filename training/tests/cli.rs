@@ -1,0 +1,64 @@
+//! The `garment-train` command line, run as a user runs it.
+
+use std::process::Command;
+
+fn garment_train(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_garment-train")).args(args).output().expect("garment-train runs")
+}
+
+#[test]
+fn synth_then_contact_sheet_draws_a_grid_of_every_column() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let out = garment_train(&["synth", "--out", data.to_str().unwrap(), "--count", "5", "--size", "96x128", "--seed", "3", "--pairs", "7"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for f in ["image/00004_00.png", "cloth/00004_00.png", "cloth-mask/00004_00.png", "image-parse-v3/00004_00.png", "image-densepose/00004_00.png", "openpose_json/00004_00_keypoints.json", "train_pairs.txt", "transfer_pairs.txt"] {
+        assert!(data.join(f).is_file(), "{f} missing");
+    }
+    let pairs = std::fs::read_to_string(data.join("transfer_pairs.txt")).unwrap();
+    assert_eq!(pairs.lines().count(), 7);
+    assert_eq!(std::fs::read_dir(data.join("transfer")).unwrap().count(), 7);
+
+    let sheet = tmp.path().join("sheet.png");
+    let out = garment_train(&["contact-sheet", data.to_str().unwrap(), "--out", sheet.to_str().unwrap(), "--rows", "3", "--cell", "64"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let img = image::open(&sheet).unwrap().into_rgb8();
+    // 6 columns of 48x64 cells and 3 rows, 4-pixel gaps.
+    assert_eq!(img.dimensions(), (6 * 52 + 4, 3 * 68 + 4));
+    // Every cell of the first row holds a picture (not the white sheet).
+    for col in 0..6u32 {
+        let (x0, y0) = (4 + col * 52, 4);
+        let non_white = (0..48).flat_map(|x| (0..64).map(move |y| (x, y))).filter(|&(x, y)| img.get_pixel(x0 + x, y0 + y).0 != [255, 255, 255]).count();
+        assert!(non_white > 300, "column {col} is empty");
+    }
+}
+
+#[test]
+fn synth_video_writes_frames_reference_and_truth() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = garment_train(&["synth-video", "--out", tmp.path().to_str().unwrap(), "--frames", "4", "--size", "128x96", "--seed", "1"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_dir(tmp.path().join("frames")).unwrap().count(), 4);
+    assert_eq!(std::fs::read_dir(tmp.path().join("transfer")).unwrap().count(), 4);
+    let frame = image::open(tmp.path().join("frames/00000.png")).unwrap();
+    assert_eq!((frame.width(), frame.height()), (128, 96));
+    assert!(tmp.path().join("reference.png").is_file());
+}
+
+#[test]
+fn bad_arguments_say_what_was_expected() {
+    let out = garment_train(&["synth", "--out", "/tmp/never", "--size", "192by256"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("192by256") && err.contains("WIDTHxHEIGHT"), "{err}");
+
+    let out = garment_train(&["synth", "--out", "/tmp/never", "--size", "4x4"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("4x4"));
+
+    let tmp = tempfile::tempdir().unwrap();
+    let out = garment_train(&["contact-sheet", tmp.path().to_str().unwrap(), "--out", "/tmp/never.png"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&tmp.path().display().to_string()), "{err}");
+}
