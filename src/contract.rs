@@ -106,3 +106,72 @@ pub mod densepose_part {
 
 /// Model resolution of the paper (height x width); the shipped manifest records the real one.
 pub const PAPER_RESOLUTION: (usize, usize) = (256, 192);
+
+/// A named tensor of a model: `[N, channels, H, W]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Port {
+    pub name: &'static str,
+    pub channels: usize,
+}
+
+/// One of the five models the element runs (DESIGN.md section 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelSpec {
+    /// Key in the manifest.
+    pub name: &'static str,
+    pub file: &'static str,
+    pub inputs: &'static [Port],
+    pub outputs: &'static [Port],
+}
+
+const fn port(name: &'static str, channels: usize) -> Port {
+    Port { name, channels }
+}
+
+pub const PARSER: ModelSpec = ModelSpec {
+    name: "parser",
+    file: "parser.onnx",
+    inputs: &[port("image", 3)],
+    outputs: &[port("parsing_logits", PARSING_GROUPS)],
+};
+
+pub const DENSEPOSE: ModelSpec = ModelSpec {
+    name: "densepose",
+    file: "densepose.onnx",
+    inputs: &[port("image", 3)],
+    outputs: &[port("pose_logits", POSE_PARTS)],
+};
+
+pub const TRANSFER_PARSING: ModelSpec = ModelSpec {
+    name: "transfer_parsing",
+    file: "transfer_parsing.onnx",
+    inputs: &[port("agnostic", AGNOSTIC_GROUPS.len()), port("pose", POSE_PARTS), port("garment_mask", 1)],
+    outputs: &[port("parsing_logits", PARSING_GROUPS)],
+};
+
+pub const WARP: ModelSpec = ModelSpec {
+    name: "warp",
+    file: "warp.onnx",
+    inputs: &[
+        port("garment", 3),
+        port("garment_mask", 1),
+        port("source_pose", POSE_PARTS),
+        port("target_mask", 1),
+        port("target_pose", POSE_PARTS),
+    ],
+    outputs: &[port("warped_garment", 3), port("warped_mask", 1), port("flow", 2)],
+};
+
+pub const REGROWTH: ModelSpec = ModelSpec {
+    name: "regrowth",
+    file: "regrowth.onnx",
+    inputs: &[port("skin", 3), port("target_skin_mask", 1)],
+    outputs: &[port("regrown_skin", 3)],
+};
+
+/// The five models in the order a frame runs them.
+pub const MODELS: [ModelSpec; 5] = [PARSER, DENSEPOSE, TRANSFER_PARSING, WARP, REGROWTH];
+
+/// ONNX versions the exporter writes and the element expects.
+pub const IR_VERSION: i64 = 10;
+pub const OPSET: i64 = 18;

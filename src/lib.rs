@@ -7,3 +7,5 @@
 //! the training crate that produces them agree on.
 
 pub mod contract;
+pub mod manifest;
+pub mod runtime;

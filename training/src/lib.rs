@@ -4,3 +4,6 @@
 pub mod contact_sheet;
 pub mod data;
 pub mod synth;
+pub mod nn;
+pub mod onnx;
+pub mod summary;

@@ -9,6 +9,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use garment_training::contact_sheet::{COLUMNS, contact_sheet};
 use garment_training::data::{Dataset, DensePoseFormat, Layout};
+use garment_training::nn::{Preset, default_device};
+use garment_training::onnx::{InferenceNets, export_models};
+use garment_training::summary::summary;
 use garment_training::synth::World;
 use garment_training::synth::writer::{write_dataset, write_video};
 
@@ -64,6 +67,38 @@ enum Command {
         /// Height of one cell in pixels.
         #[arg(long, default_value_t = 256)]
         cell: u32,
+    },
+    /// Parameters and GFLOPs at 256x192 of every network of a preset.
+    Summary {
+        #[arg(long, value_enum, default_value = "lite")]
+        preset: Preset,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export the five inference networks to ONNX, with models/manifest.json, and check each
+    /// file against ONNX Runtime.
+    Export {
+        #[arg(long, value_enum, default_value = "lite")]
+        preset: Preset,
+        #[arg(long)]
+        out: PathBuf,
+        /// Random weights (plumbing and benchmarks, not results).
+        #[arg(long, required = true)]
+        untrained: bool,
+        /// Model resolution, WIDTHxHEIGHT.
+        #[arg(long, default_value = "192x256", value_parser = parse_size)]
+        size: (u32, u32),
+    },
+    /// Measure ONNX Runtime CPU time per network at 256x192, batch 1.
+    BenchOnnx {
+        #[arg(long, value_enum, default_value = "lite")]
+        preset: Preset,
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+        /// ONNX Runtime intra-op threads.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
     },
     /// Measure the synthetic world's speed: samples per second in memory, and written to disk.
     BenchSynth {
@@ -145,6 +180,26 @@ fn main() -> Result<()> {
             eprintln!("{}", dataset.summary());
         }
         Command::BenchSynth { size, count, seed } => bench_synth(size, count, seed)?,
+        Command::Summary { preset, json } => {
+            let s = summary(preset, &default_device())?;
+            if json {
+                println!("{}", serde_json::to_string(&s)?);
+            } else {
+                print!("{s}");
+            }
+        }
+        Command::Export { preset, out, untrained: _, size } => {
+            let device = default_device();
+            let nets = InferenceNets::untrained(preset, &device);
+            let (w, h) = (size.0 as usize, size.1 as usize);
+            let manifest = export_models(&nets, preset, h, w, &out, None)?;
+            for (name, entry) in &manifest.models {
+                let bytes = manifest.load_model(&out, &gstgarmenttransfer::contract::MODELS.iter().find(|s| s.name == name).copied().context("contract")?)?;
+                gstgarmenttransfer::runtime::cpu_session(&bytes, &entry.file, 1)?;
+            }
+            println!("wrote {} models ({} preset, untrained, {w}x{h}) and manifest.json to {}; ONNX Runtime loads each", manifest.models.len(), preset.name(), out.display());
+        }
+        Command::BenchOnnx { preset, runs, threads } => bench_onnx(preset, runs, threads)?,
     }
     Ok(())
 }
@@ -187,4 +242,43 @@ fn tempfile_dir() -> Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("garment-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     Ok(dir)
+}
+
+/// ONNX Runtime CPU time per network of `preset` at 256x192, batch 1, random weights and inputs.
+fn bench_onnx(preset: Preset, runs: usize, threads: usize) -> Result<()> {
+    use garment_training::nn::network::Network;
+    use garment_training::onnx::export::export;
+    use ort::value::TensorRef;
+    let (h, w) = gstgarmenttransfer::contract::PAPER_RESOLUTION;
+    let device = default_device();
+    println!("ONNX Runtime {} CPU, {threads} threads, preset {} at {h}x{w}, batch 1, median of {runs} runs:", ort_version(), preset.name());
+    let mut total = 0.0;
+    for spec in gstgarmenttransfer::contract::MODELS {
+        let net = Network::new(spec.name, preset, &device).context("network")?;
+        let exported = export(&net, h, w)?;
+        let mut session = gstgarmenttransfer::runtime::cpu_session(&exported.bytes(), spec.name, threads)?;
+        let inputs: Vec<ndarray::Array4<f32>> =
+            spec.inputs.iter().map(|p| ndarray::Array4::from_elem((1, p.channels, h, w), 0.5f32)).collect();
+        let mut times = Vec::new();
+        for i in 0..runs + 1 {
+            let feeds: Vec<(&str, TensorRef<'_, f32>)> =
+                spec.inputs.iter().zip(&inputs).map(|(p, a)| Ok((p.name, TensorRef::from_array_view(a.view())?))).collect::<Result<_, ort::Error>>()?;
+            let start = Instant::now();
+            let out = session.run(feeds)?;
+            drop(out);
+            if i > 0 {
+                times.push(start.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        let median = times[times.len() / 2];
+        total += median;
+        println!("  {:<18} {median:8.1} ms  ({:.2} GFLOPs)", spec.name, exported.macs as f64 / 1e9);
+    }
+    println!("  {:<18} {total:8.1} ms per frame of model time", "all five");
+    Ok(())
+}
+
+fn ort_version() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../.onnxruntime/current/VERSION")).map(|s| s.trim().to_string()).unwrap_or_default()
 }

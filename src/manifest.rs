@@ -1,0 +1,151 @@
+//! `models/manifest.json`: what the exporter wrote and the element checks before it runs a
+//! model - files, checksums, tensor names and shapes, resolution, provenance.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::contract::{MODELS, ModelSpec, ParsingGroup, POSE_PARTS};
+
+pub const FILE_NAME: &str = "manifest.json";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: u32,
+    /// Model resolution, height and width.
+    pub height: usize,
+    pub width: usize,
+    pub ir_version: i64,
+    pub opset: i64,
+    /// Width preset of the networks.
+    pub preset: String,
+    /// True when the weights are random (plumbing, not results).
+    pub untrained: bool,
+    pub conventions: Conventions,
+    pub models: BTreeMap<String, ModelEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conventions {
+    pub parsing_groups: Vec<String>,
+    pub pose_parts: usize,
+    pub image: String,
+    pub flow: String,
+}
+
+impl Default for Conventions {
+    fn default() -> Conventions {
+        Conventions {
+            parsing_groups: ParsingGroup::ALL.iter().map(|g| g.name().to_string()).collect(),
+            pose_parts: POSE_PARTS,
+            image: "RGB, NCHW float32 in [-1, 1]".into(),
+            flow: "absolute sampling grid in [-1, 1], x then y, align_corners = false, border padding".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TensorEntry {
+    pub name: String,
+    /// `["N", C, H, W]`: the batch axis is dynamic.
+    pub shape: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelEntry {
+    pub file: String,
+    pub sha256: String,
+    pub inputs: Vec<TensorEntry>,
+    pub outputs: Vec<TensorEntry>,
+    pub architecture: String,
+    pub params: u64,
+    /// Multiply-accumulates of the convolutions per frame at the model resolution, in billions.
+    pub gmacs: f64,
+    /// The training run that produced the weights, `null` when untrained.
+    pub training: Option<serde_json::Value>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: not a valid manifest: {why}")]
+    Parse { path: PathBuf, why: String },
+    #[error("{path}: {why}")]
+    Contract { path: PathBuf, why: String },
+    #[error("{file}: sha256 {actual} does not match the manifest's {expected}")]
+    Checksum { file: PathBuf, expected: String, actual: String },
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The tensor entries a spec implies at `h` x `w`.
+pub fn tensor_entries(ports: &[crate::contract::Port], h: usize, w: usize) -> Vec<TensorEntry> {
+    ports
+        .iter()
+        .map(|p| TensorEntry { name: p.name.into(), shape: vec!["N".into(), p.channels.into(), h.into(), w.into()] })
+        .collect()
+}
+
+impl Manifest {
+    pub fn read(dir: &Path) -> Result<Manifest, ManifestError> {
+        let path = dir.join(FILE_NAME);
+        let text = std::fs::read_to_string(&path).map_err(|source| ManifestError::Io { path: path.clone(), source })?;
+        let m: Manifest = serde_json::from_str(&text).map_err(|e| ManifestError::Parse { path: path.clone(), why: e.to_string() })?;
+        m.check_contract(&path)?;
+        Ok(m)
+    }
+
+    pub fn write(&self, dir: &Path) -> Result<(), ManifestError> {
+        let path = dir.join(FILE_NAME);
+        let text = serde_json::to_string_pretty(self).map_err(|e| ManifestError::Parse { path: path.clone(), why: e.to_string() })?;
+        std::fs::write(&path, text + "\n").map_err(|source| ManifestError::Io { path, source })
+    }
+
+    /// Every model of the contract is listed with the contract's tensor names and shapes.
+    pub fn check_contract(&self, path: &Path) -> Result<(), ManifestError> {
+        let bad = |why: String| ManifestError::Contract { path: path.to_path_buf(), why };
+        if self.ir_version != crate::contract::IR_VERSION || self.opset < crate::contract::OPSET {
+            return Err(bad(format!(
+                "IR version {} opset {}, expected IR {} opset {} or later",
+                self.ir_version,
+                self.opset,
+                crate::contract::IR_VERSION,
+                crate::contract::OPSET
+            )));
+        }
+        for spec in MODELS {
+            let entry = self.models.get(spec.name).ok_or_else(|| bad(format!("no entry for model '{}'", spec.name)))?;
+            let check = |what: &str, got: &[TensorEntry], want: &[crate::contract::Port]| {
+                let want = tensor_entries(want, self.height, self.width);
+                if got != want {
+                    let show = |t: &[TensorEntry]| t.iter().map(|e| format!("{} {:?}", e.name, e.shape)).collect::<Vec<_>>().join(", ");
+                    return Err(bad(format!("model '{}' {what}: {}, expected {}", spec.name, show(got), show(&want))));
+                }
+                Ok(())
+            };
+            check("inputs", &entry.inputs, spec.inputs)?;
+            check("outputs", &entry.outputs, spec.outputs)?;
+        }
+        Ok(())
+    }
+
+    /// Read `spec`'s file from `dir`, checking its checksum against the manifest.
+    pub fn load_model(&self, dir: &Path, spec: &ModelSpec) -> Result<Vec<u8>, ManifestError> {
+        let entry = self.models.get(spec.name).ok_or_else(|| ManifestError::Contract {
+            path: dir.join(FILE_NAME),
+            why: format!("no entry for model '{}'", spec.name),
+        })?;
+        let file = dir.join(&entry.file);
+        let bytes = std::fs::read(&file).map_err(|source| ManifestError::Io { path: file.clone(), source })?;
+        let actual = sha256_hex(&bytes);
+        if actual != entry.sha256 {
+            return Err(ManifestError::Checksum { file, expected: entry.sha256.clone(), actual });
+        }
+        Ok(bytes)
+    }
+}

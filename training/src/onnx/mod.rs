@@ -1,0 +1,9 @@
+//! The ONNX exporter: networks traced through [`trace::Tracer`] into ModelProto messages
+//! (IR version 10, opset 18), written with prost.
+
+pub mod check;
+pub mod export;
+pub mod proto;
+pub mod trace;
+
+pub use export::{ExportError, Exported, InferenceNets, export_models};

@@ -1,0 +1,325 @@
+//! [`Tracer`]: the [`Graph`] that writes ONNX nodes instead of computing. It tracks static
+//! shapes (batch 1, the batch axis stays dynamic in the file) and counts multiply-accumulates of
+//! every convolution, the way the paper's Table 2 counts FLOPs.
+
+use std::collections::HashMap;
+
+use burn::nn::conv::Conv2d;
+use burn::nn::{BatchNorm, PaddingConfig2d};
+use burn::tensor::Tensor;
+
+use super::proto::{AttributeProto, NodeProto, TensorProto, attribute_type, data_type};
+use crate::nn::graph::Graph;
+
+/// A traced value: its name in the graph and its shape at batch 1.
+#[derive(Debug, Clone)]
+pub struct Value {
+    pub name: String,
+    pub dims: [usize; 4],
+}
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum TraceError {
+    #[error("no ONNX export for {op}: {why}")]
+    Unsupported { op: String, why: String },
+    #[error("cannot read the weights of {what}: {why}")]
+    Weights { what: String, why: String },
+}
+
+#[derive(Default)]
+pub struct Tracer {
+    pub nodes: Vec<NodeProto>,
+    pub initializers: Vec<TensorProto>,
+    /// Multiply-accumulates of convolutions at batch 1.
+    pub macs: u64,
+    /// The first problem met; tracing goes on so the graph stays well formed, export fails.
+    pub error: Option<TraceError>,
+    count: usize,
+    /// Weights already written, by module address: a module used twice (E_s) is stored once.
+    weights: HashMap<usize, (String, Option<String>)>,
+    scalars: HashMap<u32, String>,
+    ints: HashMap<Vec<i64>, String>,
+}
+
+fn attr_int(name: &str, i: i64) -> AttributeProto {
+    AttributeProto { name: name.into(), i, r#type: attribute_type::INT, ..Default::default() }
+}
+fn attr_ints(name: &str, ints: &[i64]) -> AttributeProto {
+    AttributeProto { name: name.into(), ints: ints.to_vec(), r#type: attribute_type::INTS, ..Default::default() }
+}
+fn attr_float(name: &str, f: f32) -> AttributeProto {
+    AttributeProto { name: name.into(), f, r#type: attribute_type::FLOAT, ..Default::default() }
+}
+fn attr_str(name: &str, s: &str) -> AttributeProto {
+    AttributeProto { name: name.into(), s: s.as_bytes().to_vec(), r#type: attribute_type::STRING, ..Default::default() }
+}
+
+pub fn float_tensor(name: &str, dims: &[usize], data: &[f32]) -> TensorProto {
+    TensorProto {
+        dims: dims.iter().map(|&d| d as i64).collect(),
+        data_type: data_type::FLOAT,
+        name: name.into(),
+        raw_data: data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+    }
+}
+
+fn int_tensor(name: &str, data: &[i64]) -> TensorProto {
+    TensorProto {
+        dims: vec![data.len() as i64],
+        data_type: data_type::INT64,
+        name: name.into(),
+        raw_data: data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+    }
+}
+
+fn broadcast(a: [usize; 4], b: [usize; 4]) -> [usize; 4] {
+    std::array::from_fn(|i| a[i].max(b[i]))
+}
+
+impl Tracer {
+    pub fn new() -> Tracer {
+        Tracer::default()
+    }
+
+    fn fresh(&mut self, prefix: &str) -> String {
+        self.count += 1;
+        format!("{prefix}_{}", self.count)
+    }
+
+    fn fail(&mut self, e: TraceError) {
+        if self.error.is_none() {
+            self.error = Some(e);
+        }
+    }
+
+    /// Add a node with one output of shape `dims`.
+    pub fn node(&mut self, op: &str, inputs: &[&str], attrs: Vec<AttributeProto>, dims: [usize; 4]) -> Value {
+        let out = self.fresh(&op.to_lowercase());
+        self.nodes.push(NodeProto {
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: vec![out.clone()],
+            name: format!("{out}_node"),
+            op_type: op.into(),
+            attribute: attrs,
+        });
+        Value { name: out, dims }
+    }
+
+    /// A graph input of `channels` x `h` x `w`.
+    pub fn input(&mut self, name: &str, channels: usize, h: usize, w: usize) -> Value {
+        Value { name: name.into(), dims: [1, channels, h, w] }
+    }
+
+    /// Give `v` the name `name` (an output of the contract).
+    pub fn rename(&mut self, v: &Value, name: &str) -> Value {
+        self.nodes.push(NodeProto {
+            input: vec![v.name.clone()],
+            output: vec![name.into()],
+            name: format!("{name}_identity"),
+            op_type: "Identity".into(),
+            attribute: vec![],
+        });
+        Value { name: name.into(), dims: v.dims }
+    }
+
+    fn weights<const D: usize>(&mut self, what: &str, t: Tensor<D>) -> Vec<f32> {
+        match t.into_data().try_to_vec::<f32>() {
+            Ok(v) => v,
+            Err(e) => {
+                self.fail(TraceError::Weights { what: what.into(), why: format!("{e:?}") });
+                Vec::new()
+            }
+        }
+    }
+
+    fn scalar(&mut self, v: f32) -> String {
+        if let Some(n) = self.scalars.get(&v.to_bits()) {
+            return n.clone();
+        }
+        let name = self.fresh("scalar");
+        self.initializers.push(float_tensor(&name, &[1], &[v]));
+        self.scalars.insert(v.to_bits(), name.clone());
+        name
+    }
+
+    fn int64s(&mut self, v: &[i64]) -> String {
+        if let Some(n) = self.ints.get(v) {
+            return n.clone();
+        }
+        let name = self.fresh("ints");
+        self.initializers.push(int_tensor(&name, v));
+        self.ints.insert(v.to_vec(), name.clone());
+        name
+    }
+
+    fn unary(&mut self, op: &str, x: &Value) -> Value {
+        self.node(op, &[&x.name], vec![], x.dims)
+    }
+
+    fn binary(&mut self, op: &str, a: &Value, b: &Value) -> Value {
+        self.node(op, &[&a.name, &b.name], vec![], broadcast(a.dims, b.dims))
+    }
+}
+
+impl Graph for Tracer {
+    type T = Value;
+
+    fn dims(&self, x: &Value) -> [usize; 4] {
+        x.dims
+    }
+
+    fn constant(&mut self, data: Vec<f32>, shape: [usize; 4]) -> Value {
+        let name = self.fresh("const");
+        self.initializers.push(float_tensor(&name, &shape, &data));
+        Value { name, dims: shape }
+    }
+
+    fn conv(&mut self, x: &Value, conv: &Conv2d) -> Value {
+        let key = conv as *const Conv2d as usize;
+        let [cout, cin_g, kh, kw] = conv.weight.shape().dims::<4>();
+        let (w_name, b_name) = match self.weights.get(&key) {
+            Some(names) => names.clone(),
+            None => {
+                let w_name = self.fresh("conv_weight");
+                let data = self.weights("a convolution's weight", conv.weight.val());
+                self.initializers.push(float_tensor(&w_name, &[cout, cin_g, kh, kw], &data));
+                let b_name = conv.bias.as_ref().map(|b| {
+                    let name = self.fresh("conv_bias");
+                    let data = self.weights("a convolution's bias", b.val());
+                    self.initializers.push(float_tensor(&name, &[cout], &data));
+                    name
+                });
+                self.weights.insert(key, (w_name.clone(), b_name.clone()));
+                (w_name, b_name)
+            }
+        };
+        let (top, left, bottom, right) = match conv.padding {
+            PaddingConfig2d::Explicit(t, l, b, r) => (t, l, b, r),
+            PaddingConfig2d::Valid => (0, 0, 0, 0),
+            PaddingConfig2d::Same => {
+                self.fail(TraceError::Unsupported { op: "Conv2d".into(), why: "padding Same (use explicit padding)".into() });
+                (0, 0, 0, 0)
+            }
+        };
+        let [n, _, h, w] = x.dims;
+        let out = |size: usize, pad: usize, k: usize, s: usize, d: usize| (size + pad - d * (k - 1) - 1) / s + 1;
+        let ho = out(h, top + bottom, kh, conv.stride[0], conv.dilation[0]);
+        let wo = out(w, left + right, kw, conv.stride[1], conv.dilation[1]);
+        self.macs += (n * cout * ho * wo * cin_g * kh * kw) as u64;
+        let attrs = vec![
+            attr_ints("kernel_shape", &[kh as i64, kw as i64]),
+            attr_ints("strides", &conv.stride.map(|s| s as i64)),
+            attr_ints("dilations", &conv.dilation.map(|d| d as i64)),
+            attr_ints("pads", &[top as i64, left as i64, bottom as i64, right as i64]),
+            attr_int("group", conv.groups as i64),
+        ];
+        let mut inputs = vec![x.name.as_str(), w_name.as_str()];
+        if let Some(b) = &b_name {
+            inputs.push(b);
+        }
+        self.node("Conv", &inputs, attrs, [n, cout, ho, wo])
+    }
+
+    fn batch_norm(&mut self, x: &Value, bn: &BatchNorm) -> Value {
+        let c = x.dims[1];
+        let mut names = Vec::new();
+        for (what, t) in [
+            ("scale", bn.gamma.val()),
+            ("bias", bn.beta.val()),
+            ("mean", bn.running_mean.value()),
+            ("var", bn.running_var.value()),
+        ] {
+            let name = self.fresh(&format!("bn_{what}"));
+            let data = self.weights("a batch norm", t);
+            self.initializers.push(float_tensor(&name, &[c], &data));
+            names.push(name);
+        }
+        let inputs: Vec<&str> = std::iter::once(x.name.as_str()).chain(names.iter().map(String::as_str)).collect();
+        self.node("BatchNormalization", &inputs, vec![attr_float("epsilon", bn.epsilon as f32)], x.dims)
+    }
+
+    fn relu(&mut self, x: &Value) -> Value {
+        self.unary("Relu", x)
+    }
+    fn leaky_relu(&mut self, x: &Value, slope: f32) -> Value {
+        self.node("LeakyRelu", &[&x.name], vec![attr_float("alpha", slope)], x.dims)
+    }
+    fn sigmoid(&mut self, x: &Value) -> Value {
+        self.unary("Sigmoid", x)
+    }
+    fn tanh(&mut self, x: &Value) -> Value {
+        self.unary("Tanh", x)
+    }
+    fn softmax(&mut self, x: &Value) -> Value {
+        self.node("Softmax", &[&x.name], vec![attr_int("axis", 1)], x.dims)
+    }
+    fn add(&mut self, a: &Value, b: &Value) -> Value {
+        self.binary("Add", a, b)
+    }
+    fn sub(&mut self, a: &Value, b: &Value) -> Value {
+        self.binary("Sub", a, b)
+    }
+    fn mul(&mut self, a: &Value, b: &Value) -> Value {
+        self.binary("Mul", a, b)
+    }
+    fn affine(&mut self, x: &Value, scale: f32, shift: f32) -> Value {
+        let s = self.scalar(scale);
+        let y = self.node("Mul", &[&x.name, &s], vec![], x.dims);
+        let b = self.scalar(shift);
+        self.node("Add", &[&y.name, &b], vec![], x.dims)
+    }
+    fn concat(&mut self, xs: &[Value]) -> Value {
+        let mut dims = xs[0].dims;
+        dims[1] = xs.iter().map(|x| x.dims[1]).sum();
+        let names: Vec<&str> = xs.iter().map(|x| x.name.as_str()).collect();
+        self.node("Concat", &names, vec![attr_int("axis", 1)], dims)
+    }
+    fn slice(&mut self, x: &Value, axis: usize, start: usize, end: usize) -> Value {
+        let starts = self.int64s(&[start as i64]);
+        let ends = self.int64s(&[end as i64]);
+        let axes = self.int64s(&[axis as i64]);
+        let mut dims = x.dims;
+        dims[axis] = end - start;
+        self.node("Slice", &[&x.name, &starts, &ends, &axes], vec![], dims)
+    }
+    fn pad(&mut self, x: &Value, p: usize) -> Value {
+        let p = p as i64;
+        let pads = self.int64s(&[0, 0, p, p, 0, 0, p, p]);
+        let [n, c, h, w] = x.dims;
+        self.node("Pad", &[&x.name, &pads], vec![attr_str("mode", "constant")], [n, c, h + 2 * p as usize, w + 2 * p as usize])
+    }
+    fn max_pool2(&mut self, x: &Value) -> Value {
+        let [n, c, h, w] = x.dims;
+        let attrs = vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("strides", &[2, 2]), attr_int("ceil_mode", 1)];
+        self.node("MaxPool", &[&x.name], attrs, [n, c, h.div_ceil(2), w.div_ceil(2)])
+    }
+    fn mean_channels(&mut self, x: &Value) -> Value {
+        let axes = self.int64s(&[1]);
+        let [n, _, h, w] = x.dims;
+        self.node("ReduceMean", &[&x.name, &axes], vec![attr_int("keepdims", 1)], [n, 1, h, w])
+    }
+    fn mean_spatial(&mut self, x: &Value) -> Value {
+        let axes = self.int64s(&[2, 3]);
+        let [n, c, _, _] = x.dims;
+        self.node("ReduceMean", &[&x.name, &axes], vec![attr_int("keepdims", 1)], [n, c, 1, 1])
+    }
+    fn resize(&mut self, x: &Value, size: [usize; 2]) -> Value {
+        let [n, c, h, w] = x.dims;
+        if [h, w] == size {
+            return x.clone();
+        }
+        let sizes = self.int64s(&[size[0] as i64, size[1] as i64]);
+        let attrs = vec![
+            attr_ints("axes", &[2, 3]),
+            attr_str("mode", "linear"),
+            attr_str("coordinate_transformation_mode", "half_pixel"),
+        ];
+        self.node("Resize", &[&x.name, "", "", &sizes], attrs, [n, c, size[0], size[1]])
+    }
+    fn grid_sample(&mut self, x: &Value, grid: &Value) -> Value {
+        let [n, _, h, w] = grid.dims;
+        let nhwc = self.node("Transpose", &[&grid.name], vec![attr_ints("perm", &[0, 2, 3, 1])], [n, h, w, 2]);
+        let attrs = vec![attr_int("align_corners", 0), attr_str("mode", "bilinear"), attr_str("padding_mode", "border")];
+        self.node("GridSample", &[&x.name, &nhwc.name], attrs, [x.dims[0].max(n), x.dims[1], h, w])
+    }
+}

@@ -1,0 +1,135 @@
+//! The exporter against ONNX Runtime: every network, random weights and inputs, burn forward
+//! vs the exported file in ONNX Runtime (CPU execution provider).
+
+use burn::module::{Module, ModuleMapper, Param};
+use burn::tensor::{Distribution, Tensor};
+use garment_training::nn::graph::Eager;
+use garment_training::nn::network::Network;
+use garment_training::nn::{Preset, default_device};
+use garment_training::onnx::check::{max_abs_diff, run_onnx, to_array, to_tensor};
+use garment_training::onnx::export::export;
+use garment_training::onnx::{InferenceNets, export_models};
+use gstgarmenttransfer::contract::MODELS;
+use gstgarmenttransfer::manifest::Manifest;
+use ndarray::Array4;
+
+/// Moves every 1-D parameter (biases, batch-norm scale, shift, running mean and variance)
+/// away from its initial value, so that the comparison exercises all of them.
+struct Perturb;
+
+impl ModuleMapper for Perturb {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        if D != 1 {
+            return param;
+        }
+        param.map(|t| {
+            let noise = Tensor::random(t.shape(), Distribution::Uniform(-0.3, 0.3), &t.device());
+            t + noise
+        })
+    }
+}
+
+fn random_input(channels: usize, h: usize, w: usize, seed: u64) -> Array4<f32> {
+    // A small LCG: reproducible inputs without another dependency.
+    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    Array4::from_shape_fn((1, channels, h, w), |_| {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    })
+}
+
+fn compare(preset: Preset, h: usize, w: usize) {
+    let device = default_device();
+    for name in Network::NAMES {
+        let net = Network::new(name, preset, &device).unwrap().map(&mut Perturb);
+        let spec = net.spec();
+        let inputs: Vec<Array4<f32>> =
+            spec.inputs.iter().enumerate().map(|(i, p)| random_input(p.channels, h, w, i as u64 + 1)).collect();
+        let exported = export(&net, h, w).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let onnx = run_onnx(&exported, &inputs).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut g = Eager::new(&device);
+        let burn_in: Vec<Tensor<4>> = inputs.iter().map(|a| to_tensor(a, &device)).collect();
+        let burn_out = net.forward(&mut g, &burn_in);
+        assert_eq!(onnx.len(), spec.outputs.len());
+        for ((port, o), b) in spec.outputs.iter().zip(&onnx).zip(&burn_out) {
+            let b = to_array(b);
+            let err = max_abs_diff(o, &b);
+            let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            println!("{} {name}.{}: max |burn - onnx| = {err:.2e} (values up to {scale:.2})", preset.name(), port.name);
+            assert!(err <= 1e-4, "{} {name}.{}: max abs error {err} > 1e-4 (values up to {scale})", preset.name(), port.name);
+            assert!(scale > 1e-3, "{name}.{}: output is all zeros, the comparison would prove nothing", port.name);
+        }
+    }
+}
+
+#[test]
+fn every_network_at_tiny_matches_onnx_runtime() {
+    compare(Preset::Tiny, 64, 64);
+}
+
+#[test]
+fn every_network_at_lite_matches_onnx_runtime() {
+    compare(Preset::Lite, 128, 96);
+}
+
+#[test]
+fn exported_files_load_and_the_manifest_says_what_onnx_runtime_sees() {
+    let tmp = tempfile::tempdir().unwrap();
+    let device = default_device();
+    let nets = InferenceNets::untrained(Preset::Tiny, &device);
+    let manifest = export_models(&nets, Preset::Tiny, 64, 64, tmp.path(), None).unwrap();
+    assert!(manifest.untrained);
+    let read = Manifest::read(tmp.path()).unwrap();
+    assert_eq!(read, manifest);
+    for spec in MODELS {
+        let bytes = read.load_model(tmp.path(), &spec).unwrap();
+        let session = gstgarmenttransfer::runtime::cpu_session(&bytes, spec.file, 1).unwrap();
+        let entry = &read.models[spec.name];
+        let names = |outlets: &[ort::value::Outlet]| outlets.iter().map(|o| o.name().to_string()).collect::<Vec<_>>();
+        assert_eq!(names(session.inputs()), entry.inputs.iter().map(|t| t.name.clone()).collect::<Vec<_>>(), "{}", spec.name);
+        assert_eq!(names(session.outputs()), entry.outputs.iter().map(|t| t.name.clone()).collect::<Vec<_>>(), "{}", spec.name);
+        for (outlet, want) in session.inputs().iter().zip(&entry.inputs).chain(session.outputs().iter().zip(&entry.outputs)) {
+            let shape: Vec<i64> = outlet.dtype().tensor_shape().unwrap().iter().copied().collect();
+            let want: Vec<i64> = want.shape.iter().map(|d| d.as_i64().unwrap_or(-1)).collect();
+            assert_eq!(shape, want, "{}.{}: ONNX Runtime's shape vs the manifest's (-1: dynamic batch)", spec.name, outlet.name());
+        }
+    }
+}
+
+#[test]
+fn a_tampered_model_fails_its_checksum_naming_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let nets = InferenceNets::untrained(Preset::Tiny, &default_device());
+    let manifest = export_models(&nets, Preset::Tiny, 64, 64, tmp.path(), None).unwrap();
+    let path = tmp.path().join("warp.onnx");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 0xff;
+    std::fs::write(&path, bytes).unwrap();
+    let err = manifest.load_model(tmp.path(), &gstgarmenttransfer::contract::WARP).unwrap_err().to_string();
+    assert!(err.contains("warp.onnx") && err.contains("sha256"), "{err}");
+}
+
+#[test]
+fn an_op_without_an_export_is_an_error_naming_it() {
+    use burn::nn::PaddingConfig2d;
+    use burn::nn::conv::Conv2dConfig;
+    use garment_training::nn::graph::Graph;
+    use garment_training::onnx::export::trace;
+    let device = default_device();
+    let conv = Conv2dConfig::new([3, 7], [3, 3]).with_padding(PaddingConfig2d::Same).init(&device);
+    let err = trace(gstgarmenttransfer::contract::PARSER, 32, 32, |t, inputs| vec![t.conv(&inputs[0], &conv)]).err().unwrap();
+    let msg = err.to_string();
+    assert!(msg.contains("parser") && msg.contains("Conv2d") && msg.contains("Same"), "{msg}");
+}
+
+#[test]
+fn batch_axis_is_dynamic() {
+    let device = default_device();
+    let net = Network::new("regrowth", Preset::Tiny, &device).unwrap();
+    let exported = export(&net, 32, 32).unwrap();
+    let inputs = vec![random_input(3, 32, 32, 1), random_input(1, 32, 32, 2)];
+    let two: Vec<Array4<f32>> = inputs.iter().map(|a| ndarray::concatenate![ndarray::Axis(0), a.view(), a.view()]).collect();
+    let out = run_onnx(&exported, &two).unwrap();
+    assert_eq!(out[0].shape(), &[2, 3, 32, 32]);
+}
