@@ -3,9 +3,40 @@
 //!
 //! The element replaces the upper garment of the person in every frame with the garment that
 //! another person wears in one reference photo. Per frame it runs five ONNX models (parser,
-//! dense pose, transfer parsing, warp, arm regrowth); `contract` names what those models and
-//! the training crate that produces them agree on.
+//! dense pose, transfer parsing, warp, arm regrowth). The GStreamer glue
+//! (`garmenttransfer/`) is thin; everything else is plain Rust that tests, benchmarks and the
+//! training crate's evaluation drive without a pipeline:
+//! - `contract`, `manifest`: what the models and the exporter agree on;
+//! - `runtime`, `models`: ONNX Runtime, execution providers, the checked models folder;
+//! - `reference`, `chain`, `composite`, `frame`, `maps`: the per-frame data flow.
 
+pub mod chain;
+pub mod composite;
 pub mod contract;
+pub mod frame;
 pub mod manifest;
+pub mod maps;
+pub mod models;
+pub mod reference;
 pub mod runtime;
+
+#[cfg(feature = "gst")]
+pub mod garmenttransfer;
+
+#[cfg(feature = "gst")]
+fn plugin_init(plugin: &gst::Plugin) -> Result<(), gst::glib::BoolError> {
+    garmenttransfer::register(plugin)
+}
+
+#[cfg(feature = "gst")]
+gst::plugin_define!(
+    garmenttransfer,
+    env!("CARGO_PKG_DESCRIPTION"),
+    plugin_init,
+    concat!(env!("CARGO_PKG_VERSION"), "-", env!("COMMIT_ID")),
+    "MIT/X11",
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_REPOSITORY"),
+    env!("BUILD_REL_DATE")
+);

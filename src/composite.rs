@@ -1,0 +1,159 @@
+//! Compositing at the frame's own resolution (DESIGN.md section 4, step 6): the new garment
+//! sampled from the full-resolution reference through the upsampled flow, upper-body skin (A's
+//! own where A had skin, regrown elsewhere), a fill where the old garment is uncovered, and
+//! the frame everywhere else. Mask edges come from bilinear upsampling of model-resolution
+//! masks, which feathers them over about one model pixel.
+
+use ndarray::Array4;
+use rayon::prelude::*;
+
+use crate::contract::ParsingGroup;
+use crate::frame::{Letterbox, RgbImage};
+use crate::maps::{Field, push_pull};
+use crate::reference::Reference;
+
+/// What the networks said about one frame, at model resolution.
+pub struct Transfer<'a> {
+    /// M_A and M'_A: parsing groups.
+    pub old_parsing: &'a [u8],
+    pub new_parsing: &'a [u8],
+    /// The frame as the model saw it `[1, 3, H, W]` in [-1, 1].
+    pub model_input: &'a Array4<f32>,
+    pub warped_mask: &'a Array4<f32>,
+    pub flow: &'a Array4<f32>,
+    /// R's output `[1, 3, H, W]`, when some new skin lies outside the old skin.
+    pub regrown: Option<&'a Array4<f32>>,
+}
+
+/// Which layers to draw (the debugging outputs draw fewer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layers {
+    pub garment: bool,
+    pub skin: bool,
+    pub fill: bool,
+}
+
+pub const ALL_LAYERS: Layers = Layers { garment: true, skin: true, fill: true };
+
+fn plane(map: &[u8], group: ParsingGroup) -> Vec<f32> {
+    map.iter().map(|&g| if g == group.id() { 1.0 } else { 0.0 }).collect()
+}
+
+/// Composite `t` over `frame` (packed RGB at frame resolution). `fit` places the frame in the
+/// model input; `background` is an optional plate of the empty scene at frame resolution.
+pub fn composite(frame: &mut RgbImage, fit: &Letterbox, t: &Transfer, reference: &Reference, background: Option<&RgbImage>, layers: Layers) {
+    let (w, h) = (fit.width, fit.height);
+    let n = w * h;
+    let old_garment = plane(t.old_parsing, ParsingGroup::UpperGarment);
+    let old_skin = plane(t.old_parsing, ParsingGroup::UpperSkin);
+    let new_skin = plane(t.new_parsing, ParsingGroup::UpperSkin);
+    let warped = t.warped_mask.as_slice().unwrap_or(&[]);
+    // The new garment: where S_P puts it and the warp brings garment pixels.
+    let new_garment: Vec<f32> = t.new_parsing.iter().zip(warped).map(|(&g, &m)| if g == ParsingGroup::UpperGarment.id() { m.clamp(0.0, 1.0) } else { 0.0 }).collect();
+    // Pixels the old garment leaves uncovered.
+    let uncovered: Vec<f32> = (0..n).map(|i| (old_garment[i] - new_garment[i] - new_skin[i]).clamp(0.0, 1.0)).collect();
+
+    // Fill colour at model resolution: inpainted from what is neither old nor new person.
+    let mut fill: [Vec<f32>; 3] = std::array::from_fn(|c| (0..n).map(|i| (t.model_input.as_slice().unwrap_or(&[])[c * n + i] + 1.0) * 127.5).collect());
+    if layers.fill && background.is_none() {
+        let known: Vec<f32> = (0..n).map(|i| 1.0 - old_garment[i].max(new_garment[i]).max(new_skin[i])).collect();
+        push_pull(&mut fill, &known, w, h);
+    }
+
+    fn field(data: &[f32], w: usize, h: usize) -> Field<'_> {
+        Field { data, width: w, height: h }
+    }
+    let regrown: Option<Vec<Vec<f32>>> =
+        t.regrown.map(|r| (0..3).map(|c| r.as_slice().unwrap_or(&[])[c * n..(c + 1) * n].iter().map(|v| (v + 1.0) * 127.5).collect()).collect());
+    let flow = t.flow.as_slice().unwrap_or(&[]);
+    let (flow_x, flow_y) = (&flow[..n], &flow[n..2 * n]);
+    let src = frame.clone();
+    let fw = frame.width;
+    frame.data.par_chunks_mut(fw * 3).enumerate().for_each(|(y, row)| {
+        let (g_new, s_new, s_old, unc) = (field(&new_garment, w, h), field(&new_skin, w, h), field(&old_skin, w, h), field(&uncovered, w, h));
+        let (fx, fy) = (field(flow_x, w, h), field(flow_y, w, h));
+        let fills: Vec<Field> = fill.iter().map(|c| field(c, w, h)).collect();
+        let regrown: Option<Vec<Field>> = regrown.as_ref().map(|r| r.iter().map(|c| field(c, w, h)).collect());
+        for x in 0..fw {
+            let (mx, my) = fit.to_model(x as f32 + 0.5, y as f32 + 0.5);
+            let mut px: [f32; 3] = std::array::from_fn(|c| src.data[(y * fw + x) * 3 + c] as f32);
+            if layers.fill {
+                let a = unc.at(mx, my);
+                if a > 0.0 {
+                    let colour: [f32; 3] = match background {
+                        Some(bg) => std::array::from_fn(|c| bg.data[(y * fw + x) * 3 + c] as f32),
+                        None => std::array::from_fn(|c| fills[c].at(mx, my)),
+                    };
+                    for c in 0..3 {
+                        px[c] += (colour[c] - px[c]) * a;
+                    }
+                }
+            }
+            if layers.skin {
+                let a = s_new.at(mx, my);
+                if a > 0.0 {
+                    // A's own skin where A had skin; the regrown arm elsewhere.
+                    let own = s_old.at(mx, my);
+                    if let Some(r) = &regrown {
+                        for c in 0..3 {
+                            let colour = r[c].at(mx, my) * (1.0 - own) + px[c] * own;
+                            px[c] += (colour - px[c]) * a;
+                        }
+                    }
+                }
+            }
+            if layers.garment {
+                let a = g_new.at(mx, my);
+                if a > 0.0 {
+                    // The flow is a grid over B's model input: follow it to B's full-resolution photo.
+                    let (gx, gy) = (fx.at(mx, my), fy.at(mx, my));
+                    let (bx, by) = reference.fit.to_source((gx + 1.0) * 0.5 * w as f32, (gy + 1.0) * 0.5 * h as f32);
+                    let colour = reference.image.sample(bx, by);
+                    for c in 0..3 {
+                        px[c] += (colour[c] - px[c]) * a;
+                    }
+                }
+            }
+            for c in 0..3 {
+                row[x * 3 + c] = px[c].round().clamp(0.0, 255.0) as u8;
+            }
+        }
+    });
+}
+
+/// Colours of the parsing groups for the debugging outputs.
+pub const GROUP_COLOURS: [[u8; 3]; 7] =
+    [[0, 0, 0], [254, 0, 0], [0, 0, 254], [51, 169, 220], [254, 85, 0], [0, 85, 85], [85, 254, 169]];
+
+/// Paint a model-resolution parsing over the frame (nearest model pixel).
+pub fn draw_parsing(frame: &mut RgbImage, fit: &Letterbox, parsing: &[u8]) {
+    let fw = frame.width;
+    frame.data.par_chunks_mut(fw * 3).enumerate().for_each(|(y, row)| {
+        for x in 0..fw {
+            let (mx, my) = fit.to_model(x as f32 + 0.5, y as f32 + 0.5);
+            let (mx, my) = ((mx as usize).min(fit.width - 1), (my as usize).min(fit.height - 1));
+            let colour = GROUP_COLOURS[parsing[my * fit.width + mx] as usize % 7];
+            row[x * 3..x * 3 + 3].copy_from_slice(&colour);
+        }
+    });
+}
+
+/// Input and output side by side in one frame of the same size: each at half scale, centred.
+pub fn side_by_side(input: &RgbImage, output: &RgbImage) -> RgbImage {
+    let (w, h) = (input.width, input.height);
+    let mut out = RgbImage { width: w, height: h, data: vec![0; w * h * 3] };
+    let half_w = w / 2;
+    let top = (h - h / 2) / 2;
+    for (k, img) in [input, output].into_iter().enumerate() {
+        for y in 0..h / 2 {
+            for x in 0..half_w {
+                let p = img.sample((x as f32 + 0.5) * 2.0, (y as f32 + 0.5) * 2.0);
+                let d = ((top + y) * w + k * half_w + x) * 3;
+                for c in 0..3 {
+                    out.data[d + c] = p[c].round() as u8;
+                }
+            }
+        }
+    }
+    out
+}

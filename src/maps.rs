@@ -1,0 +1,136 @@
+//! Model-resolution maps: argmax of logits, one-hot tensors, and bilinear lookups of a
+//! model-resolution field from frame coordinates.
+
+use ndarray::{Array4, ArrayView4};
+
+/// Per-pixel argmax over channels of `[1, C, H, W]` logits.
+pub fn argmax(logits: &ArrayView4<f32>) -> Vec<u8> {
+    let (_, c, h, w) = logits.dim();
+    let mut out = vec![0u8; h * w];
+    for y in 0..h {
+        for x in 0..w {
+            let mut best = 0;
+            let mut v = f32::NEG_INFINITY;
+            for k in 0..c {
+                let l = logits[[0, k, y, x]];
+                if l > v {
+                    v = l;
+                    best = k;
+                }
+            }
+            out[y * w + x] = best as u8;
+        }
+    }
+    out
+}
+
+/// Ids to a one-hot `[1, classes, H, W]`.
+pub fn one_hot(ids: &[u8], classes: usize, h: usize, w: usize) -> Array4<f32> {
+    let mut t = Array4::zeros((1, classes, h, w));
+    for (i, &id) in ids.iter().enumerate() {
+        if (id as usize) < classes {
+            t[[0, id as usize, i / w, i % w]] = 1.0;
+        }
+    }
+    t
+}
+
+/// `[1, 1, H, W]` mask of the pixels whose id is in `ids`.
+pub fn mask_of(map: &[u8], ids: &[u8], h: usize, w: usize) -> Array4<f32> {
+    Array4::from_shape_fn((1, 1, h, w), |(_, _, y, x)| if ids.contains(&map[y * w + x]) { 1.0 } else { 0.0 })
+}
+
+/// A single-channel model-resolution field, sampled bilinearly at continuous model coordinates
+/// (pixel centres at +0.5), clamped at the edges.
+pub struct Field<'a> {
+    pub data: &'a [f32],
+    pub width: usize,
+    pub height: usize,
+}
+
+impl Field<'_> {
+    #[inline]
+    pub fn at(&self, mx: f32, my: f32) -> f32 {
+        let fx = (mx - 0.5).clamp(0.0, (self.width - 1) as f32);
+        let fy = (my - 0.5).clamp(0.0, (self.height - 1) as f32);
+        let (x0, y0) = (fx as usize, fy as usize);
+        let (x1, y1) = ((x0 + 1).min(self.width - 1), (y0 + 1).min(self.height - 1));
+        let (ax, ay) = (fx - x0 as f32, fy - y0 as f32);
+        let v = |x: usize, y: usize| self.data[y * self.width + x];
+        let top = v(x0, y0) * (1.0 - ax) + v(x1, y0) * ax;
+        let bottom = v(x0, y1) * (1.0 - ax) + v(x1, y1) * ax;
+        top * (1.0 - ay) + bottom * ay
+    }
+}
+
+/// Fill the pixels of `rgb` (planar `[3][h*w]`) whose `known` weight is 0 from their
+/// surroundings: push-pull (a mask-weighted pyramid down, then up, blending coarse colour into
+/// the unknown pixels). Linear in the pixel count and free of seams.
+pub fn push_pull(rgb: &mut [Vec<f32>; 3], known: &[f32], w: usize, h: usize) {
+    if w <= 1 && h <= 1 {
+        return;
+    }
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    let mut coarse: [Vec<f32>; 3] = std::array::from_fn(|_| vec![0.0; cw * ch]);
+    let mut weight = vec![0.0; cw * ch];
+    for y in 0..h {
+        for x in 0..w {
+            let k = known[y * w + x];
+            let j = (y / 2) * cw + x / 2;
+            weight[j] += k;
+            for c in 0..3 {
+                coarse[c][j] += rgb[c][y * w + x] * k;
+            }
+        }
+    }
+    for j in 0..cw * ch {
+        if weight[j] > 0.0 {
+            for c in coarse.iter_mut() {
+                c[j] /= weight[j];
+            }
+            weight[j] = weight[j].min(1.0);
+        }
+    }
+    push_pull(&mut coarse, &weight, cw, ch);
+    for y in 0..h {
+        for x in 0..w {
+            let i = y * w + x;
+            let k = known[i].clamp(0.0, 1.0);
+            if k < 1.0 {
+                let j = (y / 2) * cw + x / 2;
+                for c in 0..3 {
+                    rgb[c][i] = rgb[c][i] * k + coarse[c][j] * (1.0 - k);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_pull_fills_holes_with_surrounding_colour() {
+        let (w, h) = (16, 16);
+        let mut rgb: [Vec<f32>; 3] = std::array::from_fn(|c| vec![if c == 0 { 200.0 } else { 50.0 }; w * h]);
+        let mut known = vec![1.0; w * h];
+        for y in 4..12 {
+            for x in 4..12 {
+                known[y * w + x] = 0.0;
+                rgb[0][y * w + x] = 0.0;
+            }
+        }
+        push_pull(&mut rgb, &known, w, h);
+        assert!((rgb[0][8 * w + 8] - 200.0).abs() < 1.0, "{}", rgb[0][8 * w + 8]);
+        assert!((rgb[1][8 * w + 8] - 50.0).abs() < 1.0);
+    }
+
+    #[test]
+    fn argmax_and_one_hot_agree() {
+        let logits = Array4::from_shape_fn((1, 3, 2, 2), |(_, c, y, x)| if c == (y * 2 + x) % 3 { 1.0 } else { 0.0 });
+        let ids = argmax(&logits.view());
+        assert_eq!(ids, vec![0, 1, 2, 0]);
+        assert_eq!(one_hot(&ids, 3, 2, 2), logits);
+    }
+}
