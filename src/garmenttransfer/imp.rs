@@ -350,6 +350,11 @@ impl BaseTransformImpl for GarmentTransfer {
             background_fitted: None,
             format: None,
         });
+        // A reference set while the models were loading is taken up now.
+        let current = self.settings.lock().unwrap_or_else(|e| e.into_inner()).reference.clone();
+        if let Some(newer) = current.filter(|p| *p != path) {
+            self.swap_reference(newer);
+        }
         Ok(())
     }
 

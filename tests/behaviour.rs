@@ -1,0 +1,116 @@
+//! Live behaviour: a reference swapped while PLAYING, two elements in one process, caps that
+//! change mid-stream, and a frame with nobody in it.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{H, ParserVerdict, W, init, launch, models, person_png, run};
+use gst::prelude::*;
+use gstgarmenttransfer::chain::{Chain, OutputMode, Outcome};
+use gstgarmenttransfer::frame::{FrameMut, PixelFormat};
+use gstgarmenttransfer::models::{ExecutionProvider, Models};
+use gstgarmenttransfer::reference::Reference;
+
+#[test]
+fn reference_swapped_while_playing_and_a_bad_one_keeps_the_old() {
+    init();
+    let tmp = tempfile::tempdir().unwrap();
+    let m = models(&tmp.path().join("m"), ParserVerdict::AllGarment);
+    let a = person_png(tmp.path(), "a.png", 1);
+    let b = person_png(tmp.path(), "b.png", 2);
+    let pipeline = launch(&format!(
+        "videotestsrc num-buffers=60 ! video/x-raw,width=128,height=96,framerate=20/1 ! videoconvert ! \
+         garmenttransfer name=gt models={} reference={} execution-provider=cpu ! fakesink sync=true",
+        m.display(),
+        a.display()
+    ));
+    let gt = pipeline.by_name("gt").unwrap();
+    let bad = tmp.path().join("missing.jpg");
+    let (gt2, b2, bad2) = (gt.clone(), b.clone(), bad.clone());
+    let pipeline2 = pipeline.clone();
+    let swapper = std::thread::spawn(move || {
+        // Swap once frames flow.
+        let _ = pipeline2.state(gst::ClockTime::from_seconds(60));
+        std::thread::sleep(Duration::from_millis(300));
+        gt2.set_property("reference", b2.to_str().unwrap());
+        std::thread::sleep(Duration::from_millis(400));
+        gt2.set_property("reference", bad2.to_str().unwrap());
+    });
+    let ended = run(&pipeline, Duration::from_secs(120));
+    swapper.join().unwrap();
+    assert!(ended.eos && ended.errors.is_empty(), "{:?}", ended.errors);
+    assert!(ended.warnings.iter().any(|w| w.contains("missing.jpg") && w.contains("previous reference")), "{:?}", ended.warnings);
+}
+
+#[test]
+fn two_elements_in_one_process() {
+    init();
+    let tmp = tempfile::tempdir().unwrap();
+    let m = models(&tmp.path().join("m"), ParserVerdict::AllGarment);
+    let a = person_png(tmp.path(), "a.png", 1);
+    let b = person_png(tmp.path(), "b.png", 2);
+    let pipeline = launch(&format!(
+        "videotestsrc num-buffers=3 ! video/x-raw,width=128,height=96 ! videoconvert ! \
+         garmenttransfer models={m} reference={a} execution-provider=cpu ! \
+         garmenttransfer models={m} reference={b} execution-provider=cpu output=side-by-side ! fakesink",
+        m = m.display(),
+        a = a.display(),
+        b = b.display()
+    ));
+    let ended = run(&pipeline, Duration::from_secs(120));
+    assert!(ended.eos && ended.errors.is_empty(), "{:?}", ended.errors);
+}
+
+#[test]
+fn caps_change_mid_stream() {
+    init();
+    let tmp = tempfile::tempdir().unwrap();
+    let m = models(&tmp.path().join("m"), ParserVerdict::AllGarment);
+    let r = person_png(tmp.path(), "r.png", 1);
+    let pipeline = launch(&format!(
+        "appsrc name=src format=time ! garmenttransfer models={} reference={} execution-provider=cpu ! appsink name=sink sync=false",
+        m.display(),
+        r.display()
+    ));
+    let src = pipeline.by_name("src").unwrap().downcast::<gst_app::AppSrc>().unwrap();
+    let sink = pipeline.by_name("sink").unwrap().downcast::<gst_app::AppSink>().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    for (i, (w, h, format)) in [(160u32, 120u32, "RGB"), (96, 200, "BGRA")].into_iter().enumerate() {
+        let caps = gst::Caps::builder("video/x-raw").field("format", format).field("width", w as i32).field("height", h as i32).field("framerate", gst::Fraction::new(10, 1)).build();
+        src.set_caps(Some(&caps));
+        let bpp = if format == "RGB" { 3 } else { 4 };
+        let mut buffer = gst::Buffer::from_mut_slice(vec![128u8; (w * h * bpp) as usize]);
+        buffer.get_mut().unwrap().set_pts(gst::ClockTime::from_mseconds(100 * i as u64));
+        src.push_buffer(buffer).unwrap();
+        let sample = sink.pull_sample().expect("a frame comes out after each caps change");
+        let s = sample.caps().unwrap().structure(0).unwrap().to_owned();
+        assert_eq!((s.get::<i32>("width").unwrap(), s.get::<i32>("height").unwrap()), (w as i32, h as i32));
+    }
+    src.end_of_stream().unwrap();
+    pipeline.set_state(gst::State::Null).unwrap();
+}
+
+#[test]
+fn a_frame_with_nobody_passes_through_unchanged_and_is_counted() {
+    init();
+    let tmp = tempfile::tempdir().unwrap();
+    // The reference is prepared by a parser that sees a garment; the frames go to one that sees
+    // nobody.
+    let dressed = models(&tmp.path().join("dressed"), ParserVerdict::AllGarment);
+    let nobody = models(&tmp.path().join("nobody"), ParserVerdict::Nobody);
+    let r = person_png(tmp.path(), "r.png", 1);
+    let mut dressed = Models::load(&dressed, ExecutionProvider::Cpu, 0, 1).unwrap();
+    let reference = Arc::new(Reference::prepare(&r, &mut dressed).unwrap());
+    let mut chain = Chain::new(Models::load(&nobody, ExecutionProvider::Cpu, 0, 1).unwrap());
+    assert_eq!(chain.models.resolution(), (H, W));
+    let original: Vec<u8> = (0..120 * 90 * 4).map(|i| (i * 7 % 251) as u8).collect();
+    let mut data = original.clone();
+    let mut frame = FrameMut { data: &mut data, width: 120, height: 90, stride: 120 * 4, format: PixelFormat::Rgbx };
+    let outcome = chain.process(&mut frame, &reference, None, OutputMode::Composite).unwrap();
+    assert_eq!(outcome, Outcome::PassedThrough);
+    assert_eq!(data, original);
+    assert_eq!(chain.stats.passed_through, 1);
+    assert_eq!(chain.stats.frames, 0);
+}
