@@ -39,21 +39,31 @@ pub enum ParserVerdict {
 
 /// Export the `tiny` networks into `dir`, with the parser's last layer set to `verdict`.
 pub fn models(dir: &Path, verdict: ParserVerdict) -> PathBuf {
-    let device = default_device();
-    let mut nets = InferenceNets::untrained(Preset::Tiny, &device);
-    if verdict != ParserVerdict::Random {
-        let class = if verdict == ParserVerdict::Nobody { 0 } else { 4 };
-        for net in nets.nets.iter_mut() {
-            if let Network::Parser(p) = net {
-                let [cout, cin, kh, kw] = p.head.weight.shape().dims::<4>();
-                p.head.weight = Param::from_tensor(Tensor::zeros([cout, cin, kh, kw], &device));
-                let bias: Vec<f32> = (0..cout).map(|c| if c == class { 10.0 } else { 0.0 }).collect();
-                p.head.bias = Some(Param::from_tensor(Tensor::from_data(TensorData::new(bias, [cout]), &device)));
-            }
-        }
+    let mut nets = InferenceNets::untrained(Preset::Tiny, &default_device());
+    match verdict {
+        ParserVerdict::Random => {}
+        ParserVerdict::Nobody => constant_parser(&mut nets, 0),
+        ParserVerdict::AllGarment => all_garment_parser(&mut nets),
     }
     export_models(&nets, Preset::Tiny, H, W, dir, None).expect("export the test models");
     dir.to_path_buf()
+}
+
+/// Make the parser answer `class` for every pixel of every frame.
+pub fn constant_parser(nets: &mut InferenceNets, class: usize) {
+    let device = default_device();
+    for net in nets.nets.iter_mut() {
+        if let Network::Parser(p) = net {
+            let [cout, cin, kh, kw] = p.head.weight.shape().dims::<4>();
+            p.head.weight = Param::from_tensor(Tensor::zeros([cout, cin, kh, kw], &device));
+            let bias: Vec<f32> = (0..cout).map(|c| if c == class { 10.0 } else { 0.0 }).collect();
+            p.head.bias = Some(Param::from_tensor(Tensor::from_data(TensorData::new(bias, [cout]), &device)));
+        }
+    }
+}
+
+pub fn all_garment_parser(nets: &mut InferenceNets) {
+    constant_parser(nets, gstgarmenttransfer::contract::ParsingGroup::UpperGarment as usize)
 }
 
 /// A synthetic person (192x256) written as PNG, for references and frames.

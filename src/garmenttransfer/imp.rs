@@ -152,7 +152,7 @@ impl GarmentTransfer {
                 }
                 Err(e) => {
                     gst::warning!(CAT, obj = element, "keeping the previous reference: {e}");
-                    gst::element_warning!(element, gst::LibraryError::Settings, ["Keeping the previous reference: {}", e]);
+                    gst::element_warning!(element, gst::LibraryError::Settings, ("Keeping the previous reference: {}", e));
                 }
             }
         });
@@ -329,18 +329,25 @@ impl BaseTransformImpl for GarmentTransfer {
         };
         let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         let mut models = Models::load(&settings.models, provider, settings.device_id, threads)
-            .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ["{}", e]))?;
+            .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{}", e)))?;
         gst::info!(CAT, imp = self, "models from {} on {}", settings.models.display(), models.provider.name);
+        if models.manifest.untrained {
+            gst::element_imp_warning!(
+                self,
+                gst::LibraryError::Settings,
+                ("The models in {} are untrained (random weights): the output shows the plumbing, not garment transfer", settings.models.display())
+            );
+        }
         if let Some(why) = &models.provider.fallback {
             gst::debug!(CAT, imp = self, "CUDA did not initialise: {why}");
-            gst::element_imp_warning!(self, gst::LibraryError::Init, ["CUDA is not available, running on the CPU: {}", why]);
+            gst::element_imp_warning!(self, gst::LibraryError::Init, ("CUDA is not available, running on the CPU: {}", why));
         }
         let path = settings.reference.ok_or_else(|| {
-            gst::error_msg!(gst::LibraryError::Settings, ["No reference photo: set the 'reference' property to a photo of a person wearing the garment"])
+            gst::error_msg!(gst::LibraryError::Settings, ("No reference photo: set the 'reference' property to a photo of a person wearing the garment"))
         })?;
-        let reference = Reference::prepare(&path, &mut models).map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ["{}", e]))?;
+        let reference = Reference::prepare(&path, &mut models).map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{}", e)))?;
         let background = match &settings.background {
-            Some(p) => Some(read_image(p).map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ["background plate: {}", e]))?),
+            Some(p) => Some(read_image(p).map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("background plate: {}", e)))?),
             None => None,
         };
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(State {
@@ -387,7 +394,7 @@ impl VideoFilterImpl for GarmentTransfer {
             gst::element_imp_error!(
                 self,
                 gst::StreamError::Format,
-                ["Frame {}x{} is smaller than the {MIN_SIDE}x{MIN_SIDE} minimum the models need", in_info.width(), in_info.height()]
+                ("Frame {}x{} is smaller than the {MIN_SIDE}x{MIN_SIDE} minimum the models need", in_info.width(), in_info.height())
             );
             return Err(gst::loggable_error!(CAT, "frame {}x{} smaller than {MIN_SIDE}x{MIN_SIDE}", in_info.width(), in_info.height()));
         }
@@ -435,7 +442,7 @@ impl VideoFilterImpl for GarmentTransfer {
                 Ok(gst::FlowSuccess::Ok)
             }
             Err(e) => {
-                gst::element_imp_error!(self, gst::LibraryError::Failed, ["{}", e]);
+                gst::element_imp_error!(self, gst::LibraryError::Failed, ("{}", e));
                 Err(gst::FlowError::Error)
             }
         }
