@@ -7,3 +7,4 @@ pub mod synth;
 pub mod nn;
 pub mod onnx;
 pub mod summary;
+pub mod train;

@@ -13,6 +13,7 @@ use garment_training::nn::{Preset, default_device};
 use garment_training::onnx::{InferenceNets, export_models};
 use garment_training::summary::summary;
 use garment_training::synth::World;
+use garment_training::train::{Stage, TrainConfig, train};
 use garment_training::synth::writer::{write_dataset, write_video};
 
 #[derive(Parser)]
@@ -84,11 +85,48 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
         /// Random weights (plumbing and benchmarks, not results).
-        #[arg(long, required = true)]
+        #[arg(long, conflicts_with = "checkpoints", required_unless_present = "checkpoints")]
         untrained: bool,
+        /// A training run folder: each network trained there (RUN_DIR/<network>/checkpoint)
+        /// is exported with its weights and provenance; the others stay untrained.
+        #[arg(long)]
+        checkpoints: Option<PathBuf>,
         /// Model resolution, WIDTHxHEIGHT.
         #[arg(long, default_value = "192x256", value_parser = parse_size)]
         size: (u32, u32),
+    },
+    /// Train one stage of the schedule into RUN_DIR/STAGE (resumable).
+    Train {
+        #[arg(value_enum)]
+        stage: Stage,
+        /// Dataset folder (VITON-HD layout; `garment-train synth` writes one).
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, value_enum, default_value = "lite")]
+        preset: Preset,
+        /// Run folder; the stage writes into RUN_DIR/STAGE.
+        #[arg(long)]
+        out: PathBuf,
+        /// Continue from the stage's last checkpoint (same data order, optimizer state).
+        #[arg(long)]
+        resume: bool,
+        #[arg(long, default_value_t = 2000)]
+        iterations: usize,
+        #[arg(long, default_value_t = 8)]
+        batch: usize,
+        /// Learning rate (default: the stage's).
+        #[arg(long)]
+        lr: Option<f64>,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long, default_value_t = 100)]
+        checkpoint_every: usize,
+        /// Model resolution, WIDTHxHEIGHT.
+        #[arg(long, default_value = "192x256", value_parser = parse_size)]
+        size: (u32, u32),
+        /// VGG-19 ImageNet weights for the perceptual loss (not supported yet: the term stays off).
+        #[arg(long)]
+        vgg: Option<PathBuf>,
     },
     /// Measure ONNX Runtime CPU time per network at 256x192, batch 1.
     BenchOnnx {
@@ -188,18 +226,54 @@ fn main() -> Result<()> {
                 print!("{s}");
             }
         }
-        Command::Export { preset, out, untrained: _, size } => {
+        Command::Export { preset, out, untrained: _, checkpoints, size } => {
             let device = default_device();
-            let nets = InferenceNets::untrained(preset, &device);
+            let mut nets = InferenceNets::untrained(preset, &device);
             let (w, h) = (size.0 as usize, size.1 as usize);
-            let manifest = export_models(&nets, preset, h, w, &out, None)?;
+            let mut training = std::collections::BTreeMap::new();
+            if let Some(run) = &checkpoints {
+                for net in nets.nets.iter_mut() {
+                    let name = net.spec().name;
+                    if let Some(trained) = garment_training::train::load_network(name, preset, run, &device)? {
+                        *net = trained;
+                        let read = |f: &str| std::fs::read_to_string(run.join(name).join(f)).ok().and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+                        training.insert(name.to_string(), serde_json::json!({"config": read("config.json"), "summary": read("summary.json")}));
+                        println!("{name}: trained weights from {}", run.join(name).display());
+                    } else {
+                        println!("{name}: no checkpoint in {}, exported untrained", run.display());
+                    }
+                }
+            }
+            let manifest = export_models(&nets, preset, h, w, &out, checkpoints.as_ref().map(|_| &training))?;
             for (name, entry) in &manifest.models {
                 let bytes = manifest.load_model(&out, &gstgarmenttransfer::contract::MODELS.iter().find(|s| s.name == name).copied().context("contract")?)?;
                 gstgarmenttransfer::runtime::cpu_session(&bytes, &entry.file, 1)?;
             }
-            println!("wrote {} models ({} preset, untrained, {w}x{h}) and manifest.json to {}; ONNX Runtime loads each", manifest.models.len(), preset.name(), out.display());
+            let kind = if manifest.untrained { "untrained" } else { "trained" };
+            println!("wrote {} models ({} preset, {kind}, {w}x{h}) and manifest.json to {}; ONNX Runtime loads each", manifest.models.len(), preset.name(), out.display());
         }
         Command::BenchOnnx { preset, runs, threads } => bench_onnx(preset, runs, threads)?,
+        Command::Train { stage, data, preset, out, resume, iterations, batch, lr, seed, checkpoint_every, size, vgg } => {
+            if let Some(v) = vgg {
+                eprintln!("--vgg {}: loading VGG-19 weights is not supported yet; the perceptual term stays off", v.display());
+            }
+            let config = TrainConfig {
+                stage,
+                preset,
+                data,
+                seed,
+                iterations,
+                batch,
+                lr: lr.unwrap_or(stage.default_lr()),
+                beta1: 0.5,
+                checkpoint_every: checkpoint_every.max(1),
+                height: size.1 as usize,
+                width: size.0 as usize,
+                perceptual: false,
+            };
+            let summary = train(&config, &out, resume, true)?;
+            println!("{}", serde_json::to_string(&summary)?);
+        }
     }
     Ok(())
 }

@@ -151,7 +151,7 @@ pub fn export_models(
         ir_version: IR_VERSION,
         opset: OPSET,
         preset: preset.name().into(),
-        untrained: training.is_none(),
+        untrained: training.is_none_or(|t| t.len() < contract::MODELS.len()),
         conventions: Conventions::default(),
         models,
     };

@@ -1,0 +1,247 @@
+//! The training schedule (DESIGN.md section 5), one stage at a time, each resumable.
+//!
+//! Stages implemented so far: `parser` and `densepose` (stage 0: cross-entropy on the
+//! dataset's labels) and `regrowth` (stage 5: the paper's swap and crop cases, L1).
+
+pub mod batch;
+pub mod run;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::store::{BurnpackStore, ModuleSnapshot};
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Tensor};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+
+use crate::data::{Dataset, DataError, PersonTensors};
+use crate::nn::graph::Eager;
+use crate::nn::network::Network;
+use crate::nn::{Preset, default_device};
+use crate::synth::rng::Rng;
+use run::{CheckpointState, RunDir, RunError, draw_curves};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    Parser,
+    Densepose,
+    Regrowth,
+}
+
+impl Stage {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Parser => "parser",
+            Stage::Densepose => "densepose",
+            Stage::Regrowth => "regrowth",
+        }
+    }
+    /// Learning rate: our choice for the per-frame networks; PF-AFN's 5e-5 scaled up for R,
+    /// which trains from scratch on small data.
+    pub fn default_lr(self) -> f64 {
+        match self {
+            Stage::Parser | Stage::Densepose => 2e-3,
+            Stage::Regrowth => 5e-4,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub stage: Stage,
+    pub preset: Preset,
+    pub data: PathBuf,
+    pub seed: u64,
+    pub iterations: usize,
+    pub batch: usize,
+    pub lr: f64,
+    /// Adam's beta1: 0.5 as in PF-AFN.
+    pub beta1: f32,
+    pub checkpoint_every: usize,
+    pub height: usize,
+    pub width: usize,
+    /// The perceptual term needs ImageNet VGG-19 weights, which no package here carries.
+    pub perceptual: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error("{path}: a run of this stage exists; pass --resume to continue it, or choose another --out")]
+    Exists { path: PathBuf },
+    #[error("{path}: cannot {what} the checkpoint: {why}")]
+    Checkpoint { path: PathBuf, what: &'static str, why: String },
+    #[error("iteration {0}: no valid sample could be drawn")]
+    NoBatch(usize),
+}
+
+/// The final numbers of a stage.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageSummary {
+    pub stage: Stage,
+    pub iterations: usize,
+    pub seconds: f64,
+    /// Mean of each term over the last tenth of the run.
+    pub final_losses: Vec<(String, f32)>,
+    pub skipped_samples: usize,
+}
+
+fn cross_entropy(logits: Tensor<4>, target: Tensor<4>) -> Tensor<1> {
+    let [b, _, h, w] = logits.dims();
+    (target * log_softmax(logits, 1)).sum().neg().div_scalar((b * h * w) as f32).reshape([1])
+}
+
+fn save_checkpoint(run: &RunDir, net: &Network, optimizer_bytes: &[u8], iteration: usize) -> Result<(), TrainError> {
+    // Write beside, then rename: a run killed mid-write keeps its previous checkpoint.
+    let tmp = run.dir.join("checkpoint.tmp");
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(run::io(&tmp))?;
+    let fail = |what: &'static str, why: String| TrainError::Checkpoint { path: tmp.clone(), what, why };
+    let mut store = BurnpackStore::from_file(tmp.join("model.bpk")).overwrite(true);
+    net.save_into(&mut store).map_err(|e| fail("save", format!("{e:?}")))?;
+    std::fs::write(tmp.join("optimizer.bin"), optimizer_bytes).map_err(run::io(&tmp))?;
+    let state = serde_json::to_string(&CheckpointState { iteration }).unwrap_or_default();
+    std::fs::write(tmp.join("state.json"), state).map_err(run::io(&tmp))?;
+    let dst = run.checkpoint_dir();
+    let _ = std::fs::remove_dir_all(&dst);
+    std::fs::rename(&tmp, &dst).map_err(run::io(&dst))?;
+    Ok(())
+}
+
+/// Load a stage's trained network from `run_dir` (its `checkpoint/model.bpk`).
+pub fn load_network(name: &str, preset: Preset, run_dir: &Path, device: &Device) -> Result<Option<Network>, TrainError> {
+    let path = run_dir.join(name).join("checkpoint").join("model.bpk");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let Some(mut net) = Network::new(name, preset, device) else { return Ok(None) };
+    let mut store = BurnpackStore::from_file(&path);
+    net.load_from(&mut store).map_err(|e| TrainError::Checkpoint { path, what: "load", why: format!("{e:?}") })?;
+    Ok(Some(net))
+}
+
+/// Train `config.stage` into `out/STAGE`, resuming from its checkpoint when `resume`.
+pub fn train(config: &TrainConfig, out: &Path, resume: bool, progress: bool) -> Result<StageSummary, TrainError> {
+    let run = RunDir::new(&out.join(config.stage.name()))?;
+    let device = default_device().autodiff();
+    device.seed(config.seed);
+    let dataset = Dataset::open(&config.data)?;
+    let net_name = config.stage.name();
+    let mut net = Network::new(net_name, config.preset, &device).ok_or(TrainError::NoBatch(0))?;
+    let mut optimizer = AdamConfig::new().with_beta_1(config.beta1).init();
+    let mut start = 0;
+    match run.checkpoint_state()? {
+        Some(state) if resume => {
+            let path = run.checkpoint_dir().join("model.bpk");
+            let mut store = BurnpackStore::from_file(&path);
+            net.load_from(&mut store).map_err(|e| TrainError::Checkpoint { path: path.clone(), what: "load", why: format!("{e:?}") })?;
+            let opt_path = run.checkpoint_dir().join("optimizer.bin");
+            let bytes = std::fs::read(&opt_path).map_err(run::io(&opt_path))?;
+            optimizer = optimizer
+                .from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
+                .map_err(|e| TrainError::Checkpoint { path: opt_path, what: "load", why: format!("{e:?}") })?;
+            run.truncate_losses(state.iteration)?;
+            start = state.iteration;
+            eprintln!("{}: resuming at iteration {start}", run.dir.display());
+        }
+        Some(_) => return Err(TrainError::Exists { path: run.dir.clone() }),
+        None => run.write_json("config.json", config)?,
+    }
+    if !config.perceptual && config.stage == Stage::Regrowth {
+        eprintln!("regrowth: no VGG-19 weights given (--vgg): the perceptual term is off, L1 only");
+    }
+
+    let bar = if progress { ProgressBar::new(config.iterations as u64) } else { ProgressBar::hidden() };
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} {per_sec} eta {eta} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(net_name);
+    bar.set_position(start as u64);
+    let began = Instant::now();
+    let (h, w) = (config.height, config.width);
+    let transfers_of = |name: &str| dataset.transfers.iter().find(|t| dataset.samples[t.a].name == name).cloned();
+    for it in start..config.iterations {
+        let samples = batch::draw(&dataset, config.seed, it, config.batch, h, w);
+        if samples.is_empty() {
+            return Err(TrainError::NoBatch(it));
+        }
+        let tensors: Vec<PersonTensors> = samples.iter().map(|s| s.tensors()).collect();
+        let mut g = Eager::new(&device);
+        let (loss, terms): (Tensor<1>, Vec<(&str, Tensor<1>)>) = match config.stage {
+            Stage::Parser | Stage::Densepose => {
+                let image = batch::field(&tensors, |t| &t.image, &device);
+                let target = if config.stage == Stage::Parser {
+                    batch::field(&tensors, |t| &t.parsing, &device)
+                } else {
+                    batch::field(&tensors, |t| &t.pose, &device)
+                };
+                let logits = net.forward(&mut g, &[image]).remove(0);
+                let ce = cross_entropy(logits, target);
+                (ce.clone(), vec![("cross_entropy", ce)])
+            }
+            Stage::Regrowth => {
+                let mut rng = Rng::derive(config.seed, 0x7265_6772, it as u64);
+                let mut sources = Vec::new();
+                let mut targets = Vec::new();
+                for s in &samples {
+                    let swap = transfers_of(&s.name).and_then(|t| dataset.load_transfer(&t).ok()).map(|(_, parse)| {
+                        crate::data::loader::resize_nearest(&parse.data, parse.width, parse.height, w as u32, h as u32)
+                    });
+                    let (src, tgt) = batch::regrowth_case(s, swap.as_deref(), &mut rng);
+                    sources.push(src);
+                    targets.push(tgt);
+                }
+                let image = batch::field(&tensors, |t| &t.image, &device);
+                let source = batch::to_batch(&sources, &device);
+                let target = batch::to_batch(&targets, &device);
+                let out = net.forward(&mut g, &[image.clone() * source, target.clone()]).remove(0);
+                let area = target.clone().sum().add_scalar(1.0);
+                let l1 = ((out - image) * target).abs().sum().div(area.clone().mul_scalar(3.0)).reshape([1]);
+                (l1.clone(), vec![("l1", l1)])
+            }
+        };
+        let logged: Vec<(&str, f32)> = terms
+            .iter()
+            .map(|(n, t)| (*n, t.clone().into_data().try_to_vec::<f32>().ok().and_then(|v| v.first().copied()).unwrap_or(f32::NAN)))
+            .collect();
+        let grads = GradientsParams::from_grads(loss.backward(), &net);
+        net = optimizer.step(config.lr, net, grads);
+        run.append_losses(it, &logged)?;
+        bar.set_message(logged.iter().map(|(n, v)| format!("{n} {v:.4}")).collect::<Vec<_>>().join(" "));
+        bar.inc(1);
+        let done = it + 1;
+        if done % config.checkpoint_every == 0 || done == config.iterations {
+            let bytes = optimizer.into_bytes().map_err(|e| TrainError::Checkpoint { path: run.checkpoint_dir(), what: "save", why: format!("{e:?}") })?;
+            save_checkpoint(&run, &net, &bytes, done)?;
+            let _ = draw_curves(&run, &run.dir.join("curves.png"));
+        }
+    }
+    bar.finish();
+    let losses = run.read_losses();
+    let tail = &losses[losses.len() - (losses.len() / 10).max(1).min(losses.len())..];
+    let mut final_losses: Vec<(String, f32)> = Vec::new();
+    if let Some((_, first)) = tail.first() {
+        for (name, _) in first {
+            let vals: Vec<f32> = tail.iter().filter_map(|(_, t)| t.iter().find(|(n, _)| n == name).map(|(_, v)| *v)).collect();
+            final_losses.push((name.clone(), vals.iter().sum::<f32>() / vals.len().max(1) as f32));
+        }
+    }
+    let summary = StageSummary {
+        stage: config.stage,
+        iterations: config.iterations,
+        seconds: began.elapsed().as_secs_f64(),
+        final_losses,
+        skipped_samples: dataset.skipped().len(),
+    };
+    run.write_json("summary.json", &summary)?;
+    eprintln!("{}", dataset.summary());
+    Ok(summary)
+}

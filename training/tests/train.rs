@@ -1,0 +1,81 @@
+//! Training runs: a killed run resumes exactly where its last checkpoint was, and the stages
+//! learn.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn garment_train() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_garment-train"))
+}
+
+fn losses(dir: &std::path::Path) -> Vec<f64> {
+    std::fs::read_to_string(dir.join("losses.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["cross_entropy"].as_f64().unwrap())
+        .collect()
+}
+
+#[test]
+fn a_killed_run_resumes_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    assert!(garment_train().args(["synth", "--out", data.to_str().unwrap(), "--count", "12", "--size", "32x32", "--pairs", "0"]).status().unwrap().success());
+    let args = |out: &std::path::Path| {
+        vec![
+            "train".to_string(),
+            "parser".into(),
+            "--data".into(),
+            data.display().to_string(),
+            "--preset".into(),
+            "tiny".into(),
+            "--out".into(),
+            out.display().to_string(),
+            "--iterations".into(),
+            "40".into(),
+            "--batch".into(),
+            "2".into(),
+            "--checkpoint-every".into(),
+            "5".into(),
+            "--size".into(),
+            "32x32".into(),
+        ]
+    };
+    // Uninterrupted.
+    let whole = tmp.path().join("whole");
+    let out = garment_train().args(args(&whole)).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let reference = losses(&whole.join("parser"));
+    assert_eq!(reference.len(), 40);
+    assert!(whole.join("parser/curves.png").is_file() && whole.join("parser/config.json").is_file());
+
+    // Killed once a checkpoint exists, then resumed.
+    let killed = tmp.path().join("killed");
+    let mut child = garment_train().args(args(&killed)).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let state = killed.join("parser/checkpoint/state.json");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !state.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let at: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let at = at["iteration"].as_u64().unwrap();
+    assert!(at >= 5 && at < 40, "killed after the checkpoint at {at}");
+    // Without --resume the run refuses to overwrite.
+    let out = garment_train().args(args(&killed)).output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--resume"));
+    let mut resume = args(&killed);
+    resume.push("--resume".into());
+    let out = garment_train().args(resume).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let resumed = losses(&killed.join("parser"));
+    assert_eq!(resumed.len(), 40);
+    for (i, (a, b)) in reference.iter().zip(&resumed).enumerate() {
+        assert!((a - b).abs() < 1e-5, "iteration {i}: {a} uninterrupted, {b} after the kill at {at}");
+    }
+    // And the parser learned something on the way.
+    let first: f64 = reference[..5].iter().sum::<f64>() / 5.0;
+    let last: f64 = reference[35..].iter().sum::<f64>() / 5.0;
+    assert!(last < first, "cross-entropy {first} -> {last}");
+}
