@@ -4,6 +4,7 @@ use gst::glib;
 use gst::prelude::*;
 
 mod imp;
+mod ort_log;
 
 glib::wrapper! {
     pub struct GarmentTransfer(ObjectSubclass<imp::GarmentTransfer>)
@@ -43,6 +44,7 @@ pub enum ExecutionProvider {
 }
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    ort_log::install();
     Output::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     ExecutionProvider::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     gst::Element::register(Some(plugin), "garmenttransfer", gst::Rank::NONE, GarmentTransfer::static_type())
