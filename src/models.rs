@@ -5,12 +5,11 @@ use std::path::{Path, PathBuf};
 
 use ndarray::{Array4, ArrayView4, Ix4};
 use ort::session::Session;
-use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
 use ort::value::TensorRef;
 
 use crate::contract::{MODELS, ModelSpec};
 use crate::manifest::{Manifest, ManifestError};
-use crate::runtime::{RuntimeError, environment};
+use crate::runtime::{RuntimeError, session_builder};
 
 /// Where the models run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -53,17 +52,6 @@ pub struct Models {
     sessions: Vec<Session>,
 }
 
-fn builder(threads: usize, what: &str) -> Result<SessionBuilder, RuntimeError> {
-    let env = environment()?;
-    let fail = |why: String| RuntimeError::Session { what: what.into(), why };
-    Session::builder(&env)
-        .map_err(|e| fail(e.to_string()))?
-        .with_optimization_level(GraphOptimizationLevel::Level3)
-        .map_err(|e| fail(e.to_string()))?
-        .with_intra_threads(threads)
-        .map_err(|e| fail(e.to_string()))
-}
-
 impl Models {
     /// Open the models in `dir`. `threads` are ONNX Runtime's intra-op threads (CPU).
     pub fn load(dir: &Path, provider: ExecutionProvider, device_id: i32, threads: usize) -> Result<Models, ModelError> {
@@ -77,7 +65,7 @@ impl Models {
         for spec in MODELS {
             let bytes = manifest.load_model(dir, &spec)?;
             let file = dir.join(spec.file);
-            let mut b = builder(threads, spec.file)?;
+            let mut b = session_builder(threads, spec.file)?;
             if use_cuda {
                 let cuda = ort::ep::CUDA::default().with_device_id(device_id).build().error_on_failure();
                 match b.with_execution_providers([cuda]) {

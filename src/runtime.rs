@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use ort::environment::Environment;
 use ort::session::Session;
-use ort::session::builder::GraphOptimizationLevel;
+use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
 
 #[derive(Debug, thiserror::Error, Clone)]
 pub enum RuntimeError {
@@ -59,8 +59,9 @@ fn load() -> Result<Environment, RuntimeError> {
     Err(RuntimeError::Library(tried.join("; ")))
 }
 
-/// A session on the CPU execution provider for the model in `bytes`; `what` names it in errors.
-pub fn cpu_session(bytes: &[u8], what: &str, threads: usize) -> Result<Session, RuntimeError> {
+/// A session builder with full graph optimisation and `threads` intra-op threads; `what`
+/// names the model in errors.
+pub fn session_builder(threads: usize, what: &str) -> Result<SessionBuilder, RuntimeError> {
     let env = environment()?;
     let fail = |why: String| RuntimeError::Session { what: what.into(), why };
     Session::builder(&env)
@@ -68,7 +69,12 @@ pub fn cpu_session(bytes: &[u8], what: &str, threads: usize) -> Result<Session, 
         .with_optimization_level(GraphOptimizationLevel::Level3)
         .map_err(|e| fail(e.to_string()))?
         .with_intra_threads(threads)
-        .map_err(|e| fail(e.to_string()))?
-        .commit_from_memory(bytes)
         .map_err(|e| fail(e.to_string()))
+}
+
+/// A session on the CPU execution provider for the model in `bytes`.
+pub fn cpu_session(bytes: &[u8], what: &str, threads: usize) -> Result<Session, RuntimeError> {
+    session_builder(threads, what)?
+        .commit_from_memory(bytes)
+        .map_err(|e| RuntimeError::Session { what: what.into(), why: e.to_string() })
 }

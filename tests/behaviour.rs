@@ -115,26 +115,3 @@ fn a_frame_with_nobody_passes_through_unchanged_and_is_counted() {
     assert_eq!(chain.stats.frames, 0);
 }
 
-#[test]
-fn onnx_runtime_logs_into_its_own_debug_category() {
-    init();
-    let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let s = seen.clone();
-    gst::log::add_log_function(move |category, _level, _file, _func, _line, _obj, _msg| {
-        if category.name() == "garmenttransfer-ort" {
-            s.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-    });
-    gst::log::set_threshold_for_name("garmenttransfer-ort", gst::DebugLevel::Trace);
-    let tmp = tempfile::tempdir().unwrap();
-    let m = models(&tmp.path().join("m"), ParserVerdict::AllGarment);
-    let r = person_png(tmp.path(), "r.png", 1);
-    let pipeline = launch(&format!(
-        "videotestsrc num-buffers=1 ! video/x-raw,width=128,height=96 ! videoconvert ! garmenttransfer models={} reference={} execution-provider=cpu ! fakesink",
-        m.display(),
-        r.display()
-    ));
-    let ended = run(&pipeline, Duration::from_secs(120));
-    assert!(ended.eos, "{:?}", ended.errors);
-    assert!(seen.load(std::sync::atomic::Ordering::Relaxed) > 0, "no ONNX Runtime message reached garmenttransfer-ort");
-}

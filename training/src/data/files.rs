@@ -27,27 +27,24 @@ fn decode(path: &Path) -> impl FnOnce(String) -> DataError + '_ {
     move |reason| DataError::Decode { path: path.to_path_buf(), reason }
 }
 
-/// Read any picture (PNG, JPEG) as RGB.
-pub fn read_rgb(path: &Path) -> Result<Image8, DataError> {
-    let img = image::ImageReader::open(path)
+fn read_any(path: &Path) -> Result<image::DynamicImage, DataError> {
+    image::ImageReader::open(path)
         .map_err(io(path))?
         .with_guessed_format()
         .map_err(io(path))?
         .decode()
-        .map_err(|e| decode(path)(e.to_string()))?
-        .into_rgb8();
+        .map_err(|e| decode(path)(e.to_string()))
+}
+
+/// Read any picture (PNG, JPEG) as RGB.
+pub fn read_rgb(path: &Path) -> Result<Image8, DataError> {
+    let img = read_any(path)?.into_rgb8();
     Ok(Image8 { width: img.width(), height: img.height(), channels: 3, data: img.into_raw() })
 }
 
 /// Read a mask (any picture; colour is averaged) as one channel.
 pub fn read_gray(path: &Path) -> Result<Image8, DataError> {
-    let img = image::ImageReader::open(path)
-        .map_err(io(path))?
-        .with_guessed_format()
-        .map_err(io(path))?
-        .decode()
-        .map_err(|e| decode(path)(e.to_string()))?
-        .into_luma8();
+    let img = read_any(path)?.into_luma8();
     Ok(Image8 { width: img.width(), height: img.height(), channels: 1, data: img.into_raw() })
 }
 

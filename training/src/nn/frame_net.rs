@@ -9,7 +9,7 @@ use burn::nn::conv::Conv2d;
 use burn::tensor::Device;
 
 use super::blocks::{ConvBnRelu, conv};
-use super::graph::Graph;
+use super::graph::{Graph, up_concat};
 
 #[derive(Module, Debug)]
 pub struct DoubleConv {
@@ -62,10 +62,7 @@ impl FrameNet {
             skips.push(y.clone());
         }
         for (k, u) in self.up.iter().enumerate() {
-            let skip = &skips[skips.len() - 2 - k];
-            let [_, _, h, w] = g.dims(skip);
-            let up = g.resize(&y, [h, w]);
-            let cat = g.concat(&[up, skip.clone()]);
+            let cat = up_concat(g, &y, &skips[skips.len() - 2 - k]);
             y = u.forward(g, &cat);
         }
         g.conv(&y, &self.head)

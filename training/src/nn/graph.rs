@@ -197,6 +197,13 @@ pub fn correlation<G: Graph>(g: &mut G, a: &G::T, b: &G::T, max_displacement: us
     g.concat(&planes)
 }
 
+/// A U-Net decoder step's input: `x` resized to `skip`'s size, concatenated with `skip`.
+pub fn up_concat<G: Graph>(g: &mut G, x: &G::T, skip: &G::T) -> G::T {
+    let [_, _, h, w] = g.dims(skip);
+    let up = g.resize(x, [h, w]);
+    g.concat(&[up, skip.clone()])
+}
+
 /// Resize by a factor of two.
 pub fn upsample2<G: Graph>(g: &mut G, x: &G::T) -> G::T {
     let [_, _, h, w] = g.dims(x);

@@ -6,7 +6,7 @@ use burn::nn::conv::Conv2d;
 use burn::tensor::Device;
 
 use super::blocks::{ConvBnRelu, ResBlock, conv};
-use super::graph::Graph;
+use super::graph::{Graph, up_concat};
 
 #[derive(Module, Debug)]
 pub struct Level {
@@ -68,10 +68,7 @@ impl Regrowth {
             skips.push(y.clone());
         }
         for (k, u) in self.up.iter().enumerate() {
-            let skip = &skips[skips.len() - 2 - k];
-            let [_, _, h, w] = g.dims(skip);
-            let up = g.resize(&y, [h, w]);
-            let cat = g.concat(&[up, skip.clone()]);
+            let cat = up_concat(g, &y, &skips[skips.len() - 2 - k]);
             y = u.forward(g, &cat);
         }
         let y = g.conv(&y, &self.head);

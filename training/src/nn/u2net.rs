@@ -8,7 +8,7 @@ use burn::nn::conv::Conv2d;
 use burn::tensor::Device;
 
 use super::blocks::{ConvBnRelu, conv};
-use super::graph::Graph;
+use super::graph::{Graph, up_concat};
 
 /// A residual U-block of `depth` levels (RSU7..RSU4), or the dilated variant RSU4F that keeps
 /// the resolution (used at the coarsest stages).
@@ -53,10 +53,7 @@ impl Rsu {
         }
         let mut d = skips[n - 1].clone();
         for (k, layer) in self.decoder.iter().enumerate() {
-            let skip = &skips[n - 2 - k];
-            let [_, _, h, w] = g.dims(skip);
-            let up = g.resize(&d, [h, w]);
-            let cat = g.concat(&[up, skip.clone()]);
+            let cat = up_concat(g, &d, &skips[n - 2 - k]);
             d = layer.forward(g, &cat);
         }
         g.add(&d, &hxin)
@@ -137,10 +134,7 @@ impl U2Net {
         let mut features = vec![hx.clone()];
         let mut d = hx;
         for (k, stage) in self.decoder.iter().enumerate() {
-            let skip = &skips[4 - k];
-            let [_, _, h, w] = g.dims(skip);
-            let up = g.resize(&d, [h, w]);
-            let cat = g.concat(&[up, skip.clone()]);
+            let cat = up_concat(g, &d, &skips[4 - k]);
             d = stage.forward(g, &cat);
             features.push(d.clone());
         }
