@@ -127,6 +127,12 @@ enum Command {
         /// VGG-19 ImageNet weights for the perceptual loss (not supported yet: the term stays off).
         #[arg(long)]
         vgg: Option<PathBuf>,
+        /// Student parsing: epochs where phases 1, 2 and 3 end (Algorithm 1).
+        #[arg(long, value_delimiter = ',', default_values_t = [4, 8, 12])]
+        phases: Vec<usize>,
+        /// Student parsing: temperature of the response loss.
+        #[arg(long, default_value_t = 2.0)]
+        temperature: f32,
     },
     /// Measure ONNX Runtime CPU time per network at 256x192, batch 1.
     BenchOnnx {
@@ -253,9 +259,12 @@ fn main() -> Result<()> {
             println!("wrote {} models ({} preset, {kind}, {w}x{h}) and manifest.json to {}; ONNX Runtime loads each", manifest.models.len(), preset.name(), out.display());
         }
         Command::BenchOnnx { preset, runs, threads } => bench_onnx(preset, runs, threads)?,
-        Command::Train { stage, data, preset, out, resume, iterations, batch, lr, seed, checkpoint_every, size, vgg } => {
+        Command::Train { stage, data, preset, out, resume, iterations, batch, lr, seed, checkpoint_every, size, vgg, phases, temperature } => {
             if let Some(v) = vgg {
                 eprintln!("--vgg {}: loading VGG-19 weights is not supported yet; the perceptual term stays off", v.display());
+            }
+            if phases.len() != 3 || !(phases[0] <= phases[1] && phases[1] <= phases[2]) {
+                bail!("--phases {phases:?}: expected three increasing epochs E1,E2,E3 (e.g. 4,8,12)");
             }
             let config = TrainConfig {
                 stage,
@@ -270,6 +279,13 @@ fn main() -> Result<()> {
                 height: size.1 as usize,
                 width: size.0 as usize,
                 perceptual: false,
+                distill: garment_training::train::schedule::DistillSchedule {
+                    e1: phases[0],
+                    e2: phases[1],
+                    e3: phases[2],
+                    temperature,
+                    ..Default::default()
+                },
             };
             let summary = train(&config, &out, resume, true)?;
             println!("{}", serde_json::to_string(&summary)?);

@@ -79,3 +79,53 @@ fn a_killed_run_resumes_exactly() {
     let last: f64 = reference[35..].iter().sum::<f64>() / 5.0;
     assert!(last < first, "cross-entropy {first} -> {last}");
 }
+
+#[test]
+fn student_parsing_runs_algorithm_1_phases_from_its_teacher() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    assert!(garment_train().args(["synth", "--out", data.to_str().unwrap(), "--count", "8", "--size", "32x32", "--pairs", "0"]).status().unwrap().success());
+    let run = tmp.path().join("run");
+    let common = |stage: &str, iterations: &str| {
+        let mut c = garment_train();
+        c.args(["train", stage, "--data", data.to_str().unwrap(), "--preset", "tiny", "--out", run.to_str().unwrap()])
+            .args(["--iterations", iterations, "--batch", "2", "--size", "32x32", "--checkpoint-every", "4"]);
+        c
+    };
+    // The student without its teacher is a clear error.
+    let out = common("student-parsing", "4").output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("teacher"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = common("teacher-parsing", "4").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // 8 samples, batch 2: an epoch is 4 iterations; phases end at epochs 1, 2, 3.
+    let out = common("student-parsing", "12").args(["--phases", "1,2,3"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(run.join("transfer_parsing/losses.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 12);
+    let phase = |i: usize| lines[i]["phase"].as_f64().unwrap() as u8;
+    assert_eq!((0..12).map(phase).collect::<Vec<_>>(), vec![1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3]);
+    for (i, l) in lines.iter().enumerate() {
+        assert!(l["response"].is_number(), "iteration {i}: the response loss runs in every phase");
+        assert_eq!(l["feature"].is_number(), phase(i) < 3, "iteration {i}: feature loss in phases 1 and 2 only");
+        assert_eq!(l["self_study"].is_number(), phase(i) == 3, "iteration {i}: self-study in phase 3 only");
+    }
+    // The switches are in the run's log, and the schedule in its configuration.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("phase 2") && stderr.contains("phase 3"), "{stderr}");
+    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("transfer_parsing/config.json")).unwrap()).unwrap();
+    assert_eq!(config["distill"]["e1"], 1);
+    // The trained student exports into the element's models folder.
+    let models = tmp.path().join("models");
+    let out = garment_train()
+        .args(["export", "--preset", "tiny", "--size", "32x32", "--checkpoints", run.to_str().unwrap(), "--out", models.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(models.join("manifest.json")).unwrap()).unwrap();
+    assert!(manifest["models"]["transfer_parsing"]["training"]["config"]["stage"] == "student-parsing");
+    assert_eq!(manifest["untrained"], true, "two of five networks trained: the set is still untrained as a whole");
+}

@@ -1,10 +1,13 @@
 //! The training schedule (DESIGN.md section 5), one stage at a time, each resumable.
 //!
 //! Stages implemented so far: `parser` and `densepose` (stage 0: cross-entropy on the
-//! dataset's labels) and `regrowth` (stage 5: the paper's swap and crop cases, L1).
+//! dataset's labels), `teacher-parsing` (stage 1: T_P with U2-Net's deep supervision),
+//! `student-parsing` (stage 3: Algorithm 1, see `schedule`) and `regrowth` (stage 5: the
+//! paper's swap and crop cases, L1).
 
 pub mod batch;
 pub mod run;
+pub mod schedule;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -28,14 +31,19 @@ use run::{CheckpointState, RunDir, RunError, draw_curves};
 pub enum Stage {
     Parser,
     Densepose,
+    TeacherParsing,
+    StudentParsing,
     Regrowth,
 }
 
 impl Stage {
+    /// The network the stage trains, which also names its run folder.
     pub fn name(self) -> &'static str {
         match self {
             Stage::Parser => "parser",
             Stage::Densepose => "densepose",
+            Stage::TeacherParsing => "teacher_parsing",
+            Stage::StudentParsing => "transfer_parsing",
             Stage::Regrowth => "regrowth",
         }
     }
@@ -43,7 +51,7 @@ impl Stage {
     /// which trains from scratch on small data.
     pub fn default_lr(self) -> f64 {
         match self {
-            Stage::Parser | Stage::Densepose => 2e-3,
+            Stage::Parser | Stage::Densepose | Stage::TeacherParsing | Stage::StudentParsing => 2e-3,
             Stage::Regrowth => 5e-4,
         }
     }
@@ -65,6 +73,9 @@ pub struct TrainConfig {
     pub width: usize,
     /// The perceptual term needs ImageNet VGG-19 weights, which no package here carries.
     pub perceptual: bool,
+    /// Phases, temperature and weights of the student parsing's distillation.
+    #[serde(default)]
+    pub distill: schedule::DistillSchedule,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +90,8 @@ pub enum TrainError {
     Checkpoint { path: PathBuf, what: &'static str, why: String },
     #[error("iteration {0}: no valid sample could be drawn")]
     NoBatch(usize),
+    #[error("{0}: the student needs its trained teacher there; run `garment-train train teacher-parsing` into the same --out first")]
+    NoTeacher(PathBuf),
 }
 
 /// The final numbers of a stage.
@@ -157,6 +170,13 @@ pub fn train(config: &TrainConfig, out: &Path, resume: bool, progress: bool) -> 
         eprintln!("regrowth: no VGG-19 weights given (--vgg): the perceptual term is off, L1 only");
     }
 
+    let teacher = if config.stage == Stage::StudentParsing {
+        let inner = default_device();
+        Some(load_network("teacher_parsing", config.preset, out, &inner)?.ok_or_else(|| TrainError::NoTeacher(out.join("teacher_parsing")))?)
+    } else {
+        None
+    };
+    let mut phase = 0;
     let bar = if progress { ProgressBar::new(config.iterations as u64) } else { ProgressBar::hidden() };
     bar.set_style(
         ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} {per_sec} eta {eta} {msg}")
@@ -176,6 +196,36 @@ pub fn train(config: &TrainConfig, out: &Path, resume: bool, progress: bool) -> 
         let tensors: Vec<PersonTensors> = samples.iter().map(|s| s.tensors()).collect();
         let mut g = Eager::new(&device);
         let (loss, terms): (Tensor<1>, Vec<(&str, Tensor<1>)>) = match config.stage {
+            Stage::TeacherParsing => {
+                let x = Tensor::cat(
+                    vec![
+                        batch::field(&tensors, |t| &t.agnostic, &device),
+                        batch::field(&tensors, |t| &t.pose, &device),
+                        batch::field(&tensors, |t| &t.cloth_mask, &device),
+                    ],
+                    1,
+                );
+                let target = batch::field(&tensors, |t| &t.parsing, &device);
+                let Network::TeacherParsing(u2) = &net else { unreachable!("teacher stage trains T_P") };
+                let out = u2.forward(&mut g, &x);
+                let fused = cross_entropy(out.logits, target.clone());
+                let mut sides = fused.clone().mul_scalar(0.0);
+                for side in out.sides {
+                    sides = sides + cross_entropy(side, target.clone());
+                }
+                (fused.clone() + sides.clone(), vec![("fused", fused), ("sides", sides)])
+            }
+            Stage::StudentParsing => {
+                let epoch = it * config.batch / dataset.len();
+                let active = config.distill.active(epoch);
+                if active.phase != phase {
+                    phase = active.phase;
+                    bar.suspend(|| eprintln!("iteration {it}, epoch {epoch}: phase {phase}: {active:?}"));
+                }
+                let b_samples = batch::draw(&dataset, config.seed ^ 0x5eed_b, it, samples.len(), h, w);
+                let b_tensors: Vec<PersonTensors> = b_samples.iter().map(|s| s.tensors()).collect();
+                distill_step(&net, teacher.as_ref(), &tensors, &b_tensors, &config.distill, active, &device)
+            }
             Stage::Parser | Stage::Densepose => {
                 let image = batch::field(&tensors, |t| &t.image, &device);
                 let target = if config.stage == Stage::Parser {
@@ -214,6 +264,10 @@ pub fn train(config: &TrainConfig, out: &Path, resume: bool, progress: bool) -> 
             .collect();
         let grads = GradientsParams::from_grads(loss.backward(), &net);
         net = optimizer.step(config.lr, net, grads);
+        let mut logged = logged;
+        if config.stage == Stage::StudentParsing {
+            logged.push(("phase", phase as f32));
+        }
         run.append_losses(it, &logged)?;
         bar.set_message(logged.iter().map(|(n, v)| format!("{n} {v:.4}")).collect::<Vec<_>>().join(" "));
         bar.inc(1);
@@ -244,4 +298,69 @@ pub fn train(config: &TrainConfig, out: &Path, resume: bool, progress: bool) -> 
     run.write_json("summary.json", &summary)?;
     eprintln!("{}", dataset.summary());
     Ok(summary)
+}
+
+fn mse(a: Tensor<4>, b: Tensor<4>) -> Tensor<1> {
+    let d = a - b;
+    (d.clone() * d).mean().reshape([1])
+}
+
+/// One step of Algorithm 1 for a batch of pairs (A, B).
+fn distill_step(
+    student: &Network,
+    teacher: Option<&Network>,
+    a: &[PersonTensors],
+    b: &[PersonTensors],
+    schedule: &schedule::DistillSchedule,
+    active: schedule::ActiveTerms,
+    device: &Device,
+) -> (Tensor<1>, Vec<(&'static str, Tensor<1>)>) {
+    let Network::TransferParsing(s_p) = student else { unreachable!("the student stage trains S_P") };
+    let Some(Network::TeacherParsing(t_p)) = teacher else { unreachable!("the teacher is loaded before the loop") };
+    let inner = default_device();
+    let tau = schedule.temperature;
+    // Teacher signal: A trying on B's in-shop garment (frozen: computed off the tape).
+    let mut gi = Eager::new(&inner);
+    let tx = Tensor::cat(
+        vec![batch::field(a, |t| &t.agnostic, &inner), batch::field(a, |t| &t.pose, &inner), batch::field(b, |t| &t.cloth_mask, &inner)],
+        1,
+    );
+    let t_out = t_p.forward(&mut gi, &tx);
+    let constant = |t: Tensor<4>| Tensor::<4>::from_data(t.into_data(), device);
+    let t_logits = constant(t_out.logits);
+    let t_features: Vec<Tensor<4>> = t_out.features.into_iter().map(constant).collect();
+    // Student input: B's garment as B wears it.
+    let mut g = Eager::new(device);
+    let sx = Tensor::cat(
+        vec![batch::field(a, |t| &t.agnostic, device), batch::field(a, |t| &t.pose, device), batch::field(b, |t| &t.garment_mask, device)],
+        1,
+    );
+    let s_out = s_p.forward(&mut g, &sx);
+    let [n, _, h, w] = s_out.logits.dims();
+    let p_t = burn::tensor::activation::softmax(t_logits.div_scalar(tau), 1);
+    let log_p_s = log_softmax(s_out.logits.clone().div_scalar(tau), 1);
+    let response = (p_t.clone() * (p_t.clamp_min(1e-8).log() - log_p_s)).sum().div_scalar((n * h * w) as f32).mul_scalar(tau * tau).reshape([1]);
+    let mut loss = response.clone().mul_scalar(schedule.response_weight);
+    let mut terms = vec![("response", response)];
+    if active.feature_layers > 0 {
+        let k = active.feature_layers.min(s_out.features.len());
+        let mut feat = mse(s_out.features[0].clone(), t_features[0].clone());
+        for i in 1..k {
+            feat = feat + mse(s_out.features[i].clone(), t_features[i].clone());
+        }
+        let feat = feat.div_scalar(k as f32);
+        loss = loss + feat.clone().mul_scalar(schedule.feature_weight);
+        terms.push(("feature", feat));
+    }
+    if active.self_study {
+        // The garment S_P predicts for A, transferred back onto B, must give B's own parsing.
+        let garment = gstgarmenttransfer::contract::ParsingGroup::UpperGarment as usize;
+        let predicted = burn::tensor::activation::softmax(s_out.logits, 1).narrow(1, garment, 1);
+        let bx = Tensor::cat(vec![batch::field(b, |t| &t.agnostic, device), batch::field(b, |t| &t.pose, device), predicted], 1);
+        let back = s_p.forward(&mut g, &bx);
+        let ce = cross_entropy(back.logits, batch::field(b, |t| &t.parsing, device));
+        loss = loss + ce.clone().mul_scalar(schedule.self_study_weight);
+        terms.push(("self_study", ce));
+    }
+    (loss, terms)
 }
