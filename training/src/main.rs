@@ -95,10 +95,14 @@ enum Command {
         #[arg(long, default_value = "192x256", value_parser = parse_size)]
         size: (u32, u32),
     },
-    /// Train one stage of the schedule into RUN_DIR/STAGE (resumable).
+    /// Train one stage of the schedule into RUN_DIR/STAGE (resumable), or `all` of them in
+    /// dependency order followed by the export into --models.
     Train {
         #[arg(value_enum)]
-        stage: Stage,
+        stage: StageArg,
+        /// With `all`: where to export the trained models.
+        #[arg(long, default_value = "models")]
+        models: PathBuf,
         /// Dataset folder (VITON-HD layout; `garment-train synth` writes one).
         #[arg(long)]
         data: PathBuf,
@@ -153,6 +157,34 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+}
+
+/// A stage, or `all` of them.
+#[derive(Debug, Clone, Copy)]
+enum StageArg {
+    All,
+    One(Stage),
+}
+
+impl clap::ValueEnum for StageArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[
+            StageArg::All,
+            StageArg::One(Stage::Parser),
+            StageArg::One(Stage::Densepose),
+            StageArg::One(Stage::TeacherParsing),
+            StageArg::One(Stage::TeacherWarp),
+            StageArg::One(Stage::StudentParsing),
+            StageArg::One(Stage::StudentWarp),
+            StageArg::One(Stage::Regrowth),
+        ]
+    }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        match self {
+            StageArg::All => Some(clap::builder::PossibleValue::new("all")),
+            StageArg::One(s) => s.to_possible_value(),
+        }
+    }
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
@@ -259,36 +291,74 @@ fn main() -> Result<()> {
             println!("wrote {} models ({} preset, {kind}, {w}x{h}) and manifest.json to {}; ONNX Runtime loads each", manifest.models.len(), preset.name(), out.display());
         }
         Command::BenchOnnx { preset, runs, threads } => bench_onnx(preset, runs, threads)?,
-        Command::Train { stage, data, preset, out, resume, iterations, batch, lr, seed, checkpoint_every, size, vgg, phases, temperature } => {
+        Command::Train { stage, models, data, preset, out, resume, iterations, batch, lr, seed, checkpoint_every, size, vgg, phases, temperature } => {
             if let Some(v) = vgg {
                 eprintln!("--vgg {}: loading VGG-19 weights is not supported yet; the perceptual term stays off", v.display());
             }
             if phases.len() != 3 || !(phases[0] <= phases[1] && phases[1] <= phases[2]) {
                 bail!("--phases {phases:?}: expected three increasing epochs E1,E2,E3 (e.g. 4,8,12)");
             }
-            let config = TrainConfig {
-                stage,
-                preset,
-                data,
-                seed,
-                iterations,
-                batch,
-                lr: lr.unwrap_or(stage.default_lr()),
-                beta1: 0.5,
-                checkpoint_every: checkpoint_every.max(1),
-                height: size.1 as usize,
-                width: size.0 as usize,
-                perceptual: false,
-                distill: garment_training::train::schedule::DistillSchedule {
-                    e1: phases[0],
-                    e2: phases[1],
-                    e3: phases[2],
-                    temperature,
-                    ..Default::default()
-                },
+            let stages: Vec<Stage> = match stage {
+                StageArg::All => Stage::ORDER.to_vec(),
+                StageArg::One(s) => vec![s],
             };
-            let summary = train(&config, &out, resume, true)?;
-            println!("{}", serde_json::to_string(&summary)?);
+            let started = Instant::now();
+            for stage in &stages {
+                let stage = *stage;
+                let config = TrainConfig {
+                    stage,
+                    preset,
+                    data: data.clone(),
+                    seed,
+                    iterations,
+                    batch,
+                    lr: lr.unwrap_or(stage.default_lr()),
+                    beta1: 0.5,
+                    checkpoint_every: checkpoint_every.max(1),
+                    height: size.1 as usize,
+                    width: size.0 as usize,
+                    perceptual: false,
+                    tv1: 0.01,
+                    tv2: 6.0,
+                    distill: garment_training::train::schedule::DistillSchedule {
+                        e1: phases[0],
+                        e2: phases[1],
+                        e3: phases[2],
+                        temperature,
+                        ..Default::default()
+                    },
+                };
+                // In `all`, a stage that already finished is kept; an interrupted one resumes.
+                let done = stages.len() > 1 && out.join(stage.name()).join("summary.json").exists();
+                if done {
+                    println!("{}: already trained in {}", stage.name(), out.join(stage.name()).display());
+                    continue;
+                }
+                let resume_this = resume || (stages.len() > 1 && out.join(stage.name()).join("checkpoint").exists());
+                let summary = train(&config, &out, resume_this, true)?;
+                println!("{}", serde_json::to_string(&summary)?);
+            }
+            if matches!(stage, StageArg::All) {
+                let device = default_device();
+                let mut nets = InferenceNets::untrained(preset, &device);
+                let mut training = std::collections::BTreeMap::new();
+                for net in nets.nets.iter_mut() {
+                    let name = net.spec().name;
+                    if let Some(trained) = garment_training::train::load_network(name, preset, &out, &device)? {
+                        *net = trained;
+                        let read = |f: &str| std::fs::read_to_string(out.join(name).join(f)).ok().and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+                        training.insert(name.to_string(), serde_json::json!({"config": read("config.json"), "summary": read("summary.json")}));
+                    }
+                }
+                let manifest = export_models(&nets, preset, size.1 as usize, size.0 as usize, &models, Some(&training))?;
+                println!(
+                    "all stages in {:.0} s; exported {} models to {} ({})",
+                    started.elapsed().as_secs_f64(),
+                    manifest.models.len(),
+                    models.display(),
+                    if manifest.untrained { "some untrained" } else { "trained" }
+                );
+            }
         }
     }
     Ok(())

@@ -129,3 +129,30 @@ fn student_parsing_runs_algorithm_1_phases_from_its_teacher() {
     assert!(manifest["models"]["transfer_parsing"]["training"]["config"]["stage"] == "student-parsing");
     assert_eq!(manifest["untrained"], true, "two of five networks trained: the set is still untrained as a whole");
 }
+
+#[test]
+fn train_all_runs_every_stage_in_order_and_exports_trained_models() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    assert!(garment_train().args(["synth", "--out", data.to_str().unwrap(), "--count", "6", "--size", "32x32", "--pairs", "6"]).status().unwrap().success());
+    let run = tmp.path().join("run");
+    let models = tmp.path().join("models");
+    let out = garment_train()
+        .args(["train", "all", "--data", data.to_str().unwrap(), "--preset", "tiny", "--out", run.to_str().unwrap()])
+        .args(["--models", models.to_str().unwrap(), "--iterations", "2", "--batch", "2", "--size", "32x32", "--phases", "0,0,1"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for stage in ["parser", "densepose", "teacher_parsing", "teacher_warp", "transfer_parsing", "warp", "regrowth"] {
+        assert!(run.join(stage).join("summary.json").is_file(), "{stage} did not run");
+        assert!(run.join(stage).join("curves.png").is_file(), "{stage} drew no curves");
+    }
+    let warp_losses = std::fs::read_to_string(run.join("warp/losses.jsonl")).unwrap();
+    assert!(warp_losses.contains("\"align\"") && warp_losses.contains("\"sc\"") && warp_losses.contains("\"reg\""), "{warp_losses}");
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(models.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["untrained"], false);
+    assert_eq!(manifest["models"]["warp"]["training"]["config"]["stage"], "student-warp");
+    // The element's chain loads what was exported.
+    let loaded = gstgarmenttransfer::models::Models::load(&models, gstgarmenttransfer::models::ExecutionProvider::Cpu, 0, 1);
+    assert!(loaded.is_ok(), "{:?}", loaded.err());
+}

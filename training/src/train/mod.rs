@@ -32,18 +32,33 @@ pub enum Stage {
     Parser,
     Densepose,
     TeacherParsing,
+    TeacherWarp,
     StudentParsing,
+    StudentWarp,
     Regrowth,
 }
 
 impl Stage {
+    /// Dependency order: every stage's teachers come before it.
+    pub const ORDER: [Stage; 7] = [
+        Stage::Parser,
+        Stage::Densepose,
+        Stage::TeacherParsing,
+        Stage::TeacherWarp,
+        Stage::StudentParsing,
+        Stage::StudentWarp,
+        Stage::Regrowth,
+    ];
+
     /// The network the stage trains, which also names its run folder.
     pub fn name(self) -> &'static str {
         match self {
             Stage::Parser => "parser",
             Stage::Densepose => "densepose",
             Stage::TeacherParsing => "teacher_parsing",
+            Stage::TeacherWarp => "teacher_warp",
             Stage::StudentParsing => "transfer_parsing",
+            Stage::StudentWarp => "warp",
             Stage::Regrowth => "regrowth",
         }
     }
@@ -52,6 +67,8 @@ impl Stage {
     pub fn default_lr(self) -> f64 {
         match self {
             Stage::Parser | Stage::Densepose | Stage::TeacherParsing | Stage::StudentParsing => 2e-3,
+            // PF-AFN's Adam learning rate for the warps.
+            Stage::TeacherWarp | Stage::StudentWarp => 5e-5,
             Stage::Regrowth => 5e-4,
         }
     }
@@ -73,9 +90,21 @@ pub struct TrainConfig {
     pub width: usize,
     /// The perceptual term needs ImageNet VGG-19 weights, which no package here carries.
     pub perceptual: bool,
+    /// Warp losses: first- and second-order smoothness weights (PF-AFN: 0.01 and 6).
+    #[serde(default = "default_tv1")]
+    pub tv1: f32,
+    #[serde(default = "default_tv2")]
+    pub tv2: f32,
     /// Phases, temperature and weights of the student parsing's distillation.
     #[serde(default)]
     pub distill: schedule::DistillSchedule,
+}
+
+fn default_tv1() -> f32 {
+    0.01
+}
+fn default_tv2() -> f32 {
+    6.0
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,7 +119,7 @@ pub enum TrainError {
     Checkpoint { path: PathBuf, what: &'static str, why: String },
     #[error("iteration {0}: no valid sample could be drawn")]
     NoBatch(usize),
-    #[error("{0}: the student needs its trained teacher there; run `garment-train train teacher-parsing` into the same --out first")]
+    #[error("{0}: this stage needs that network trained; run its stage into the same --out first")]
     NoTeacher(PathBuf),
 }
 
@@ -170,11 +199,17 @@ pub fn train(config: &TrainConfig, out: &Path, resume: bool, progress: bool) -> 
         eprintln!("regrowth: no VGG-19 weights given (--vgg): the perceptual term is off, L1 only");
     }
 
-    let teacher = if config.stage == Stage::StudentParsing {
-        let inner = default_device();
-        Some(load_network("teacher_parsing", config.preset, out, &inner)?.ok_or_else(|| TrainError::NoTeacher(out.join("teacher_parsing")))?)
-    } else {
-        None
+    // Frozen networks this stage learns from (computed off the tape, on the plain device).
+    let frozen = |name: &str| -> Result<Network, TrainError> {
+        load_network(name, config.preset, out, &default_device())?.ok_or_else(|| TrainError::NoTeacher(out.join(name)))
+    };
+    let teacher = match config.stage {
+        Stage::StudentParsing => Some(frozen("teacher_parsing")?),
+        _ => None,
+    };
+    let warp_teachers = match config.stage {
+        Stage::StudentWarp => Some((frozen("teacher_parsing")?, frozen("transfer_parsing")?, frozen("teacher_warp")?)),
+        _ => None,
     };
     let mut phase = 0;
     let bar = if progress { ProgressBar::new(config.iterations as u64) } else { ProgressBar::hidden() };
@@ -214,6 +249,22 @@ pub fn train(config: &TrainConfig, out: &Path, resume: bool, progress: bool) -> 
                     sides = sides + cross_entropy(side, target.clone());
                 }
                 (fused.clone() + sides.clone(), vec![("fused", fused), ("sides", sides)])
+            }
+            Stage::TeacherWarp => {
+                let Network::TeacherWarp(t_w) = &net else { unreachable!("the teacher warp stage trains T_W") };
+                let cloth = batch::field(&tensors, |t| &t.cloth, &device);
+                let cloth_mask = batch::field(&tensors, |t| &t.cloth_mask, &device);
+                let target_mask = batch::field(&tensors, |t| &t.garment_mask, &device);
+                let target = batch::field(&tensors, |t| &t.garment, &device);
+                let pose = batch::field(&tensors, |t| &t.pose, &device);
+                let out = t_w.forward(&mut g, &cloth, &cloth_mask, &target_mask, &pose);
+                warp_losses(&mut g, out, &cloth, &cloth_mask, &target, &target_mask, config)
+            }
+            Stage::StudentWarp => {
+                let b_samples = batch::draw(&dataset, config.seed ^ 0x5eed_b, it, samples.len(), h, w);
+                let b_tensors: Vec<PersonTensors> = b_samples.iter().map(|s| s.tensors()).collect();
+                let Some((t_p, s_p, t_w)) = warp_teachers.as_ref() else { unreachable!("loaded before the loop") };
+                student_warp_step(&net, (t_p, s_p, t_w), &tensors, &b_tensors, config, &device)
             }
             Stage::StudentParsing => {
                 let epoch = it * config.batch / dataset.len();
@@ -363,4 +414,111 @@ fn distill_step(
         terms.push(("self_study", ce));
     }
     (loss, terms)
+}
+
+/// Mean absolute first and second differences of offsets, along x and y (0 along an axis too
+/// short to have them: the coarsest levels of small inputs).
+fn smoothness(offset: &Tensor<4>) -> (Tensor<1>, Tensor<1>) {
+    let [_, _, h, w] = offset.dims();
+    let zero = offset.clone().sum().mul_scalar(0.0).reshape([1]);
+    let (mut first, mut second) = (zero.clone(), zero);
+    for (axis, len) in [(3, w), (2, h)] {
+        if len < 2 {
+            continue;
+        }
+        let d = offset.clone().narrow(axis, 1, len - 1) - offset.clone().narrow(axis, 0, len - 1);
+        first = first + d.clone().abs().mean().reshape([1]);
+        if len > 2 {
+            let dd = d.clone().narrow(axis, 1, len - 2) - d.narrow(axis, 0, len - 2);
+            second = second + dd.abs().mean().reshape([1]);
+        }
+    }
+    (first, second)
+}
+
+fn l1(a: Tensor<4>, b: Tensor<4>) -> Tensor<1> {
+    (a - b).abs().mean().reshape([1])
+}
+
+/// The warp losses of PF-AFN: L1 on the warped image and mask at full resolution and at every
+/// pyramid level (the source warped by that level's flow against the downsampled target), and
+/// first- and second-order smoothness of every level's flow.
+fn warp_losses(
+    g: &mut Eager,
+    out: crate::nn::teacher_warp::Warped<Tensor<4>>,
+    source: &Tensor<4>,
+    source_mask: &Tensor<4>,
+    target: &Tensor<4>,
+    target_mask: &Tensor<4>,
+    config: &TrainConfig,
+) -> (Tensor<1>, Vec<(&'static str, Tensor<1>)>) {
+    use crate::nn::graph::Graph;
+    let image = l1(out.garment, target.clone());
+    let mask = l1(out.mask, target_mask.clone());
+    let mut levels = image.clone().mul_scalar(0.0);
+    let mut tv1 = levels.clone();
+    let mut tv2 = levels.clone();
+    for offset in &out.pyramid.offsets {
+        let [_, _, h, w] = offset.dims();
+        let src = g.resize(source, [h, w]);
+        let src_mask = g.resize(source_mask, [h, w]);
+        let warped = crate::nn::warp::warp_by_offset(g, &src, offset);
+        let warped_mask = crate::nn::warp::warp_by_offset(g, &src_mask, offset);
+        levels = levels + l1(warped, g.resize(target, [h, w])) + l1(warped_mask, g.resize(target_mask, [h, w]));
+        let (a, b) = smoothness(offset);
+        tv1 = tv1 + a;
+        tv2 = tv2 + b;
+    }
+    let loss = image.clone() + mask.clone() + levels.clone() + tv1.clone().mul_scalar(config.tv1) + tv2.clone().mul_scalar(config.tv2);
+    (loss, vec![("image", image), ("mask", mask), ("levels", levels), ("tv1", tv1), ("tv2", tv2)])
+}
+
+/// One step of the student warp: targets from the frozen S_P (shape) and T_W (content).
+fn student_warp_step(
+    student: &Network,
+    (t_p, s_p, t_w): (&Network, &Network, &Network),
+    a: &[PersonTensors],
+    b: &[PersonTensors],
+    config: &TrainConfig,
+    device: &Device,
+) -> (Tensor<1>, Vec<(&'static str, Tensor<1>)>) {
+    use gstgarmenttransfer::contract::ParsingGroup;
+    let (Network::TeacherParsing(t_p), Network::TransferParsing(s_p), Network::TeacherWarp(t_w)) = (t_p, s_p, t_w) else {
+        unreachable!("frozen networks are loaded by name")
+    };
+    let Network::Warp(s_w) = student else { unreachable!("the student warp stage trains S_W") };
+    let inner = default_device();
+    let mut gi = Eager::new(&inner);
+    let garment = ParsingGroup::UpperGarment as usize;
+    let garment_mask_of = |logits: Tensor<4>| {
+        let ids = logits.argmax(1);
+        ids.equal_elem(garment as i64).float()
+    };
+    let f = |pick: fn(&PersonTensors) -> &ndarray::Array3<f32>, of: &[PersonTensors]| batch::field(of, pick, &inner);
+    // Shape target: S_P's garment region for A wearing B's garment.
+    let s_in = Tensor::cat(vec![f(|t| &t.agnostic, a), f(|t| &t.pose, a), f(|t| &t.garment_mask, b)], 1);
+    let target_mask = garment_mask_of(s_p.forward(&mut gi, &s_in).logits);
+    // Content target: T_W warping B's in-shop garment onto A's garment region as T_P sees it.
+    let t_in = Tensor::cat(vec![f(|t| &t.agnostic, a), f(|t| &t.pose, a), f(|t| &t.cloth_mask, b)], 1);
+    let teacher_mask = garment_mask_of(t_p.forward(&mut gi, &t_in).logits);
+    let content = t_w.forward(&mut gi, &f(|t| &t.cloth, b), &f(|t| &t.cloth_mask, b), &teacher_mask, &f(|t| &t.pose, a));
+    let constant = |t: Tensor<4>| Tensor::<4>::from_data(t.into_data(), device);
+    let (target_mask, content_garment, content_mask) = (constant(target_mask), constant(content.garment), constant(content.mask));
+
+    let mut g = Eager::new(device);
+    let fd = |pick: fn(&PersonTensors) -> &ndarray::Array3<f32>, of: &[PersonTensors]| batch::field(of, pick, device);
+    let out = s_w.forward(&mut g, &fd(|t| &t.garment, b), &fd(|t| &t.garment_mask, b), &fd(|t| &t.pose, b), &target_mask, &fd(|t| &t.pose, a));
+    // L_align: the STN's aligned mask against the target, and their pixel ratio.
+    let ratio = (out.aligned_mask.clone().sum().add_scalar(1.0) / target_mask.clone().sum().add_scalar(1.0)).sub_scalar(1.0).abs().reshape([1]);
+    let align = l1(out.aligned_mask.clone(), target_mask.clone()) + ratio;
+    // L_sc against the teacher's warp, L_reg on every level's flow.
+    let sc = l1(out.warped.mask.clone(), content_mask) + l1(out.warped.garment.clone(), content_garment);
+    let (mut tv1, mut tv2) = (align.clone().mul_scalar(0.0), align.clone().mul_scalar(0.0));
+    for offset in &out.warped.pyramid.offsets {
+        let (a1, a2) = smoothness(offset);
+        tv1 = tv1 + a1;
+        tv2 = tv2 + a2;
+    }
+    let reg = tv1.mul_scalar(config.tv1) + tv2.mul_scalar(config.tv2);
+    (align.clone() + sc.clone() + reg.clone(), vec![("align", align), ("sc", sc), ("reg", reg)])
 }
