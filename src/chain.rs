@@ -74,11 +74,36 @@ pub enum Outcome {
 pub struct Chain {
     pub models: Models,
     pub stats: Stats,
+    /// The last frame's parsings at model resolution (M_A, M'_A) and where the frame sat in the
+    /// model input: what evaluation compares with the truth.
+    pub last: Option<FrameMaps>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FrameMaps {
+    pub fit: Letterbox,
+    pub parsing: Vec<u8>,
+    pub transfer_parsing: Vec<u8>,
+}
+
+impl FrameMaps {
+    /// M'_A at frame resolution (nearest model pixel).
+    pub fn transfer_parsing_at(&self, width: usize, height: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(width * height);
+        for y in 0..height {
+            for x in 0..width {
+                let (mx, my) = self.fit.to_model(x as f32 + 0.5, y as f32 + 0.5);
+                let (mx, my) = ((mx as usize).min(self.fit.width - 1), (my as usize).min(self.fit.height - 1));
+                out.push(self.transfer_parsing[my * self.fit.width + mx]);
+            }
+        }
+        out
+    }
 }
 
 impl Chain {
     pub fn new(models: Models) -> Chain {
-        Chain { models, stats: Stats::default() }
+        Chain { models, stats: Stats::default(), last: None }
     }
 
     /// Dress the person of `frame` in `reference`'s garment, in place.
@@ -100,6 +125,7 @@ impl Chain {
         let person = parsing.iter().filter(|&&g| g != ParsingGroup::Background.id()).count();
         if (person as f32) < MIN_PERSON_SHARE * (h * w) as f32 {
             self.stats.passed_through += 1;
+            self.last = None;
             return Ok(Outcome::PassedThrough);
         }
         let pose = one_hot(&argmax(&self.models.run(&DENSEPOSE, &[input.view()])?[0].view()), POSE_PARTS, h, w);
@@ -109,6 +135,7 @@ impl Chain {
         let agnostic = Array4::from_shape_fn((1, agnostic_ids.len(), h, w), |(_, c, y, x)| if parsing[y * w + x] == agnostic_ids[c] { 1.0 } else { 0.0 });
         let new_parsing = argmax(&self.models.run(&TRANSFER_PARSING, &[agnostic.view(), pose.view(), reference.garment_mask.view()])?[0].view());
         t = self.stats.record(2, t);
+        self.last = Some(FrameMaps { fit, parsing: parsing.clone(), transfer_parsing: new_parsing.clone() });
         if mode == OutputMode::Parsing || mode == OutputMode::TransferParsing {
             let mut out = input_rgb;
             draw_parsing(&mut out, &fit, if mode == OutputMode::Parsing { &parsing } else { &new_parsing });

@@ -8,3 +8,4 @@ pub mod nn;
 pub mod onnx;
 pub mod summary;
 pub mod train;
+pub mod eval;

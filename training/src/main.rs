@@ -138,6 +138,19 @@ enum Command {
         #[arg(long, default_value_t = 2.0)]
         temperature: f32,
     },
+    /// Evaluate a models folder against the true transfers of a synthetic dataset, through the
+    /// element's own per-frame chain.
+    Eval {
+        #[arg(long)]
+        models: PathBuf,
+        #[arg(long)]
+        data: PathBuf,
+        /// At most this many transfer pairs.
+        #[arg(long, default_value_t = 200)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Measure ONNX Runtime CPU time per network at 256x192, batch 1.
     BenchOnnx {
         #[arg(long, value_enum, default_value = "lite")]
@@ -291,6 +304,16 @@ fn main() -> Result<()> {
             println!("wrote {} models ({} preset, {kind}, {w}x{h}) and manifest.json to {}; ONNX Runtime loads each", manifest.models.len(), preset.name(), out.display());
         }
         Command::BenchOnnx { preset, runs, threads } => bench_onnx(preset, runs, threads)?,
+        Command::Eval { models, data, limit, json } => {
+            let m = garment_training::eval::evaluate(&models, &data, limit)?;
+            if json {
+                println!("{}", serde_json::to_string(&m)?);
+            } else {
+                println!("{} samples ({} passed through)", m.samples, m.passed_through);
+                println!("  transfer parsing mIoU {:.3}, garment IoU {:.3}, skin IoU {:.3}", m.parsing_miou, m.garment_iou, m.skin_iou);
+                println!("  composite SSIM {:.3}, PSNR {:.2} dB, MSE {:.1}", m.composite_ssim, m.composite_psnr, m.composite_mse);
+            }
+        }
         Command::Train { stage, models, data, preset, out, resume, iterations, batch, lr, seed, checkpoint_every, size, vgg, phases, temperature } => {
             if let Some(v) = vgg {
                 eprintln!("--vgg {}: loading VGG-19 weights is not supported yet; the perceptual term stays off", v.display());

@@ -152,7 +152,14 @@ fn train_all_runs_every_stage_in_order_and_exports_trained_models() {
     let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(models.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["untrained"], false);
     assert_eq!(manifest["models"]["warp"]["training"]["config"]["stage"], "student-warp");
-    // The element's chain loads what was exported.
+    // The element's chain loads what was exported, and evaluation runs it on the true transfers.
     let loaded = gstgarmenttransfer::models::Models::load(&models, gstgarmenttransfer::models::ExecutionProvider::Cpu, 0, 1);
     assert!(loaded.is_ok(), "{:?}", loaded.err());
+    let out = garment_train().args(["eval", "--models", models.to_str().unwrap(), "--data", data.to_str().unwrap(), "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let m: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in ["garment_iou", "skin_iou", "parsing_miou", "composite_ssim", "composite_psnr", "samples"] {
+        assert!(m[key].is_number(), "{key} missing: {m}");
+    }
+    assert!(m["samples"].as_u64().unwrap() <= 6);
 }

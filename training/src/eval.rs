@@ -1,0 +1,145 @@
+//! Evaluation against the synthetic world's true transfers, through the element's own
+//! per-frame chain (the plugin crate's library): the numbers are those of what ships.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use gstgarmenttransfer::chain::{Chain, OutputMode, Outcome};
+use gstgarmenttransfer::contract::{PARSING_GROUPS, ParsingGroup};
+use gstgarmenttransfer::frame::{FrameMut, PixelFormat};
+use gstgarmenttransfer::models::{ExecutionProvider, Models};
+use gstgarmenttransfer::reference::Reference;
+use serde::Serialize;
+
+use crate::data::{Dataset, cihp};
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Metrics {
+    pub samples: usize,
+    /// Transfer parsing M'_A against the true transfer's parsing.
+    pub parsing_miou: f64,
+    pub garment_iou: f64,
+    pub skin_iou: f64,
+    /// The composite against the true transfer.
+    pub composite_ssim: f64,
+    pub composite_psnr: f64,
+    pub composite_mse: f64,
+    /// Frames the element passed through (it found nobody).
+    pub passed_through: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
+    #[error(transparent)]
+    Model(#[from] gstgarmenttransfer::models::ModelError),
+    #[error("{0}: no true transfers (transfer_pairs.txt) to evaluate against; write the data with `garment-train synth`")]
+    NoTruth(std::path::PathBuf),
+}
+
+fn iou(a: &[u8], b: &[u8], g: u8) -> Option<f64> {
+    let (mut inter, mut union) = (0usize, 0usize);
+    for (&x, &y) in a.iter().zip(b) {
+        inter += (x == g && y == g) as usize;
+        union += (x == g || y == g) as usize;
+    }
+    (union > 0).then(|| inter as f64 / union as f64)
+}
+
+/// SSIM of two RGB images over 8x8 windows (stride 4) of the luma, constants of Wang et al.
+pub fn ssim(a: &[u8], b: &[u8], w: usize, h: usize) -> f64 {
+    let luma = |p: &[u8], i: usize| 0.299 * p[i * 3] as f64 + 0.587 * p[i * 3 + 1] as f64 + 0.114 * p[i * 3 + 2] as f64;
+    let (c1, c2) = ((0.01f64 * 255.0).powi(2), (0.03f64 * 255.0).powi(2));
+    let (mut total, mut n) = (0.0, 0);
+    for y0 in (0..h.saturating_sub(7)).step_by(4) {
+        for x0 in (0..w.saturating_sub(7)).step_by(4) {
+            let (mut sa, mut sb, mut saa, mut sbb, mut sab) = (0.0, 0.0, 0.0, 0.0, 0.0);
+            for y in y0..y0 + 8 {
+                for x in x0..x0 + 8 {
+                    let (va, vb) = (luma(a, y * w + x), luma(b, y * w + x));
+                    sa += va;
+                    sb += vb;
+                    saa += va * va;
+                    sbb += vb * vb;
+                    sab += va * vb;
+                }
+            }
+            let m = 64.0;
+            let (ma, mb) = (sa / m, sb / m);
+            let (va, vb, cov) = (saa / m - ma * ma, sbb / m - mb * mb, sab / m - ma * mb);
+            total += ((2.0 * ma * mb + c1) * (2.0 * cov + c2)) / ((ma * ma + mb * mb + c1) * (va + vb + c2));
+            n += 1;
+        }
+    }
+    if n == 0 { 1.0 } else { total / n as f64 }
+}
+
+/// Run the models in `models` on every true transfer of `data` (at most `limit`).
+pub fn evaluate(models: &Path, data: &Path, limit: usize) -> Result<Metrics, EvalError> {
+    let dataset = Dataset::open(data)?;
+    if dataset.transfers.is_empty() {
+        return Err(EvalError::NoTruth(data.to_path_buf()));
+    }
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let mut chain = Chain::new(Models::load(models, ExecutionProvider::Cpu, 0, threads)?);
+    let mut m = Metrics::default();
+    let (mut miou, mut giou, mut siou, mut ssim_sum, mut mse_sum) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    let (mut g_n, mut s_n) = (0usize, 0usize);
+    for t in dataset.transfers.iter().take(limit) {
+        let (Some(a), Ok((truth, truth_parse))) = (dataset.load_or_skip(t.a), dataset.load_transfer(t)) else { continue };
+        let reference = match Reference::prepare(&dataset.samples[t.b].image, &mut chain.models) {
+            Ok(r) => Arc::new(r),
+            Err(e) => {
+                log::warn!("{e}");
+                continue;
+            }
+        };
+        let (w, h) = (a.width as usize, a.height as usize);
+        let mut pixels = a.image.clone();
+        let mut frame = FrameMut { data: &mut pixels, width: w, height: h, stride: w * 3, format: PixelFormat::Rgb };
+        let outcome = chain.process(&mut frame, &reference, None, OutputMode::Composite)?;
+        m.samples += 1;
+        if outcome == Outcome::PassedThrough {
+            m.passed_through += 1;
+        }
+        let truth_groups: Vec<u8> = truth_parse.data.iter().map(|&id| cihp::group(id).id()).collect();
+        let predicted = chain.last.as_ref().map(|l| l.transfer_parsing_at(w, h)).unwrap_or_else(|| vec![0; w * h]);
+        let ious: Vec<f64> = (0..PARSING_GROUPS as u8).filter_map(|g| iou(&predicted, &truth_groups, g)).collect();
+        miou += ious.iter().sum::<f64>() / ious.len().max(1) as f64;
+        if let Some(v) = iou(&predicted, &truth_groups, ParsingGroup::UpperGarment.id()) {
+            giou += v;
+            g_n += 1;
+        }
+        if let Some(v) = iou(&predicted, &truth_groups, ParsingGroup::UpperSkin.id()) {
+            siou += v;
+            s_n += 1;
+        }
+        ssim_sum += ssim(&pixels, &truth.data, w, h);
+        mse_sum += pixels.iter().zip(&truth.data).map(|(&x, &y)| (x as f64 - y as f64).powi(2)).sum::<f64>() / pixels.len() as f64;
+    }
+    let n = m.samples.max(1) as f64;
+    m.parsing_miou = miou / n;
+    m.garment_iou = giou / g_n.max(1) as f64;
+    m.skin_iou = siou / s_n.max(1) as f64;
+    m.composite_ssim = ssim_sum / n;
+    m.composite_mse = mse_sum / n;
+    m.composite_psnr = 10.0 * (255.0f64 * 255.0 / m.composite_mse.max(1e-10)).log10();
+    Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ssim_is_one_for_equal_images_and_falls_with_noise() {
+        let (w, h) = (32, 32);
+        let a: Vec<u8> = (0..w * h * 3).map(|i| (i * 37 % 256) as u8).collect();
+        assert!((ssim(&a, &a, w, h) - 1.0).abs() < 1e-9);
+        let b: Vec<u8> = a.iter().enumerate().map(|(i, &v)| v.wrapping_add((i * 13 % 50) as u8)).collect();
+        assert!(ssim(&a, &b, w, h) < 0.9);
+        assert_eq!(iou(&[1, 1, 0], &[1, 0, 0], 1), Some(0.5));
+        assert_eq!(iou(&[0, 0], &[0, 0], 3), None);
+    }
+}
