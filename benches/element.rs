@@ -7,7 +7,7 @@
 //! garment everywhere: every stage then runs on every frame, and the timings, which do not
 //! depend on the weight values, are those of the `lite` architecture.
 
-#[path = "../tests/common.rs"]
+#[path = "../tests/common/mod.rs"]
 mod common;
 
 use std::sync::Arc;

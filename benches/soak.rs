@@ -5,7 +5,7 @@
 //!
 //! Prints resident memory after the first 500 frames and at the end; growth above 5% fails.
 
-#[path = "../tests/common.rs"]
+#[path = "../tests/common/mod.rs"]
 mod common;
 
 use gst::prelude::*;

@@ -18,6 +18,8 @@ fn onnx_runtime_logs_into_its_own_debug_category() {
         }
     });
     gst::log::set_threshold_for_name("garmenttransfer-ort", gst::DebugLevel::Trace);
+    // Counted above, not printed.
+    gst::log::remove_default_log_function();
     init();
     let tmp = tempfile::tempdir().unwrap();
     let m = models(&tmp.path().join("m"), ParserVerdict::AllGarment);
