@@ -279,20 +279,15 @@ fn main() -> Result<()> {
         }
         Command::Export { preset, out, untrained: _, checkpoints, size } => {
             let device = default_device();
-            let mut nets = InferenceNets::untrained(preset, &device);
             let (w, h) = (size.0 as usize, size.1 as usize);
-            let mut training = std::collections::BTreeMap::new();
-            if let Some(run) = &checkpoints {
-                for net in nets.nets.iter_mut() {
-                    let name = net.spec().name;
-                    if let Some(trained) = garment_training::train::load_network(name, preset, run, &device)? {
-                        *net = trained;
-                        let read = |f: &str| std::fs::read_to_string(run.join(name).join(f)).ok().and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
-                        training.insert(name.to_string(), serde_json::json!({"config": read("config.json"), "summary": read("summary.json")}));
-                        println!("{name}: trained weights from {}", run.join(name).display());
-                    } else {
-                        println!("{name}: no checkpoint in {}, exported untrained", run.display());
-                    }
+            let (nets, training) = match &checkpoints {
+                Some(run) => garment_training::train::trained_networks(preset, run, &device)?,
+                None => (InferenceNets::untrained(preset, &device), Default::default()),
+            };
+            for spec in gstgarmenttransfer::contract::MODELS {
+                if checkpoints.is_some() {
+                    let how = if training.contains_key(spec.name) { "trained" } else { "untrained (no checkpoint)" };
+                    println!("{}: {how}", spec.name);
                 }
             }
             let manifest = export_models(&nets, preset, h, w, &out, checkpoints.as_ref().map(|_| &training))?;
@@ -362,17 +357,7 @@ fn main() -> Result<()> {
                 println!("{}", serde_json::to_string(&summary)?);
             }
             if matches!(stage, StageArg::All) {
-                let device = default_device();
-                let mut nets = InferenceNets::untrained(preset, &device);
-                let mut training = std::collections::BTreeMap::new();
-                for net in nets.nets.iter_mut() {
-                    let name = net.spec().name;
-                    if let Some(trained) = garment_training::train::load_network(name, preset, &out, &device)? {
-                        *net = trained;
-                        let read = |f: &str| std::fs::read_to_string(out.join(name).join(f)).ok().and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
-                        training.insert(name.to_string(), serde_json::json!({"config": read("config.json"), "summary": read("summary.json")}));
-                    }
-                }
+                let (nets, training) = garment_training::train::trained_networks(preset, &out, &default_device())?;
                 let manifest = export_models(&nets, preset, size.1 as usize, size.0 as usize, &models, Some(&training))?;
                 println!(
                     "all stages in {:.0} s; exported {} models to {} ({})",

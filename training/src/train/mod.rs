@@ -168,6 +168,26 @@ pub fn load_network(name: &str, preset: Preset, run_dir: &Path, device: &Device)
     Ok(Some(net))
 }
 
+/// The five inference networks with the weights trained in `run_dir` where a stage left a
+/// checkpoint (the others untrained), and each trained network's provenance for the manifest.
+pub fn trained_networks(
+    preset: Preset,
+    run_dir: &Path,
+    device: &Device,
+) -> Result<(crate::onnx::InferenceNets, std::collections::BTreeMap<String, serde_json::Value>), TrainError> {
+    let mut nets = crate::onnx::InferenceNets::untrained(preset, device);
+    let mut provenance = std::collections::BTreeMap::new();
+    for net in nets.nets.iter_mut() {
+        let name = net.spec().name;
+        if let Some(trained) = load_network(name, preset, run_dir, device)? {
+            *net = trained;
+            let read = |f: &str| std::fs::read_to_string(run_dir.join(name).join(f)).ok().and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+            provenance.insert(name.to_string(), serde_json::json!({"config": read("config.json"), "summary": read("summary.json")}));
+        }
+    }
+    Ok((nets, provenance))
+}
+
 /// Train `config.stage` into `out/STAGE`, resuming from its checkpoint when `resume`.
 pub fn train(config: &TrainConfig, out: &Path, resume: bool, progress: bool) -> Result<StageSummary, TrainError> {
     let run = RunDir::new(&out.join(config.stage.name()))?;
