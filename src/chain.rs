@@ -177,7 +177,7 @@ impl Chain {
         };
         let layers = if mode == OutputMode::WarpedGarment { Layers { garment: true, skin: false, fill: false } } else { ALL_LAYERS };
         let mut out = input_rgb.clone();
-        composite(&mut out, &fit, &transfer, reference, background, layers);
+        composite(&input_rgb, &mut out, &fit, &transfer, reference, background, layers);
         if mode == OutputMode::SideBySide {
             out = side_by_side(&input_rgb, &out);
         }

@@ -39,9 +39,10 @@ fn plane(map: &[u8], group: ParsingGroup) -> Vec<f32> {
     map.iter().map(|&g| if g == group.id() { 1.0 } else { 0.0 }).collect()
 }
 
-/// Composite `t` over `frame` (packed RGB at frame resolution). `fit` places the frame in the
-/// model input; `background` is an optional plate of the empty scene at frame resolution.
-pub fn composite(frame: &mut RgbImage, fit: &Letterbox, t: &Transfer, reference: &Reference, background: Option<&RgbImage>, layers: Layers) {
+/// Composite `t` over the frame `src` into `out` (both packed RGB at frame resolution). `fit`
+/// places the frame in the model input; `background` is an optional plate of the empty scene at
+/// frame resolution.
+pub fn composite(src: &RgbImage, out: &mut RgbImage, fit: &Letterbox, t: &Transfer, reference: &Reference, background: Option<&RgbImage>, layers: Layers) {
     let (w, h) = (fit.width, fit.height);
     let n = w * h;
     let old_garment = plane(t.old_parsing, ParsingGroup::UpperGarment);
@@ -67,9 +68,8 @@ pub fn composite(frame: &mut RgbImage, fit: &Letterbox, t: &Transfer, reference:
         t.regrown.map(|r| (0..3).map(|c| r.as_slice().unwrap_or(&[])[c * n..(c + 1) * n].iter().map(|v| (v + 1.0) * 127.5).collect()).collect());
     let flow = t.flow.as_slice().unwrap_or(&[]);
     let (flow_x, flow_y) = (&flow[..n], &flow[n..2 * n]);
-    let src = frame.clone();
-    let fw = frame.width;
-    frame.data.par_chunks_mut(fw * 3).enumerate().for_each(|(y, row)| {
+    let fw = src.width;
+    out.data.par_chunks_mut(fw * 3).enumerate().for_each(|(y, row)| {
         let (g_new, s_new, s_old, unc) = (field(&new_garment, w, h), field(&new_skin, w, h), field(&old_skin, w, h), field(&uncovered, w, h));
         let (fx, fy) = (field(flow_x, w, h), field(flow_y, w, h));
         let fills: Vec<Field> = fill.iter().map(|c| field(c, w, h)).collect();

@@ -102,6 +102,20 @@ impl RgbImage {
     }
 }
 
+impl RgbImage {
+    /// This picture stretched to `width` x `height` (bilinear).
+    pub fn resized(&self, width: usize, height: usize) -> RgbImage {
+        let (sx, sy) = (self.width as f32 / width as f32, self.height as f32 / height as f32);
+        let mut data = Vec::with_capacity(width * height * 3);
+        for y in 0..height {
+            for x in 0..width {
+                data.extend(self.sample((x as f32 + 0.5) * sx, (y as f32 + 0.5) * sy).map(|v| v.round() as u8));
+            }
+        }
+        RgbImage { width, height, data }
+    }
+}
+
 /// Where a `src_w` x `src_h` picture sits inside the model's `width` x `height` input: scaled
 /// to fit whole (aspect kept), centred, the rest padded. `to_model`/`to_source` are exact
 /// inverses, so model outputs land on the right frame pixels.

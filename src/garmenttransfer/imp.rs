@@ -81,8 +81,8 @@ struct State {
     chain: Arc<Mutex<Chain>>,
     reference: Arc<Mutex<Arc<Reference>>>,
     background: Option<RgbImage>,
-    /// The background resized to the current frame size.
-    background_fitted: Option<RgbImage>,
+    /// The background resized to the current frame size (shared with each frame, not copied).
+    background_fitted: Option<Arc<RgbImage>>,
     format: Option<PixelFormat>,
 }
 
@@ -109,18 +109,6 @@ fn output_mode(o: Output) -> OutputMode {
         Output::WarpedGarment => OutputMode::WarpedGarment,
         Output::SideBySide => OutputMode::SideBySide,
     }
-}
-
-fn resize_rgb(img: &RgbImage, w: usize, h: usize) -> RgbImage {
-    let mut data = Vec::with_capacity(w * h * 3);
-    let (sx, sy) = (img.width as f32 / w as f32, img.height as f32 / h as f32);
-    for y in 0..h {
-        for x in 0..w {
-            let p = img.sample((x as f32 + 0.5) * sx, (y as f32 + 0.5) * sy);
-            data.extend(p.map(|v| v.round() as u8));
-        }
-    }
-    RgbImage { width: w, height: h, data }
 }
 
 impl GarmentTransfer {
@@ -410,7 +398,7 @@ impl VideoFilterImpl for GarmentTransfer {
         gst::info!(CAT, imp = self, "caps: {}x{} {:?}", in_info.width(), in_info.height(), in_info.format());
         if let Some(state) = self.state.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
             state.format = Some(format);
-            state.background_fitted = state.background.as_ref().map(|b| resize_rgb(b, in_info.width() as usize, in_info.height() as usize));
+            state.background_fitted = state.background.as_ref().map(|b| Arc::new(b.resized(in_info.width() as usize, in_info.height() as usize)));
         }
         Ok(())
     }
@@ -429,7 +417,7 @@ impl VideoFilterImpl for GarmentTransfer {
         let mut view = FrameMut { data, width, height, stride, format };
         let mut chain = chain.lock().unwrap_or_else(|e| e.into_inner());
         let start = std::time::Instant::now();
-        match chain.process(&mut view, &reference, background.as_ref(), mode) {
+        match chain.process(&mut view, &reference, background.as_deref(), mode) {
             Ok(outcome) => {
                 gst::trace!(CAT, imp = self, "{outcome:?} in {:?}", start.elapsed());
                 let mean_us = (chain.stats.mean_frame_ms() * 1e3) as u64;
