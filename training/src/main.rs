@@ -114,8 +114,9 @@ enum Command {
         /// Continue from the stage's last checkpoint (same data order, optimizer state).
         #[arg(long)]
         resume: bool,
-        #[arg(long, default_value_t = 2000)]
-        iterations: usize,
+        /// Iterations per stage (default: the stage's budget in the preset's schedule).
+        #[arg(long)]
+        iterations: Option<usize>,
         #[arg(long, default_value_t = 8)]
         batch: usize,
         /// Learning rate (default: the stage's).
@@ -125,15 +126,16 @@ enum Command {
         seed: u64,
         #[arg(long, default_value_t = 100)]
         checkpoint_every: usize,
-        /// Model resolution, WIDTHxHEIGHT.
-        #[arg(long, default_value = "192x256", value_parser = parse_size)]
-        size: (u32, u32),
+        /// Model resolution, WIDTHxHEIGHT (default: the preset's, 96x128 for `lite`).
+        #[arg(long, value_parser = parse_size)]
+        size: Option<(u32, u32)>,
         /// VGG-19 ImageNet weights for the perceptual loss (not supported yet: the term stays off).
         #[arg(long)]
         vgg: Option<PathBuf>,
-        /// Student parsing: epochs where phases 1, 2 and 3 end (Algorithm 1).
-        #[arg(long, value_delimiter = ',', default_values_t = [4, 8, 12])]
-        phases: Vec<usize>,
+        /// Student parsing: epochs where phases 1, 2 and 3 end (Algorithm 1); fractions allowed.
+        /// Default: thirds of the stage's iterations.
+        #[arg(long, value_delimiter = ',')]
+        phases: Option<Vec<f32>>,
         /// Student parsing: temperature of the response loss.
         #[arg(long, default_value_t = 2.0)]
         temperature: f32,
@@ -313,9 +315,13 @@ fn main() -> Result<()> {
             if let Some(v) = vgg {
                 eprintln!("--vgg {}: loading VGG-19 weights is not supported yet; the perceptual term stays off", v.display());
             }
-            if phases.len() != 3 || !(phases[0] <= phases[1] && phases[1] <= phases[2]) {
-                bail!("--phases {phases:?}: expected three increasing epochs E1,E2,E3 (e.g. 4,8,12)");
+            if let Some(p) = &phases
+                && (p.len() != 3 || !(p[0] <= p[1] && p[1] <= p[2]))
+            {
+                bail!("--phases {p:?}: expected three increasing epochs E1,E2,E3 (e.g. 4,8,12)");
             }
+            let samples = Dataset::open(&data)?.len();
+            let size = size.unwrap_or(preset.default_size());
             let stages: Vec<Stage> = match stage {
                 StageArg::All => Stage::ORDER.to_vec(),
                 StageArg::One(s) => vec![s],
@@ -323,6 +329,10 @@ fn main() -> Result<()> {
             let started = Instant::now();
             for stage in &stages {
                 let stage = *stage;
+                let iterations = iterations.unwrap_or(stage.default_iterations(preset));
+                // Default phases: the stage's iterations in thirds, in epochs of this dataset.
+                let epochs = (iterations * batch) as f32 / samples.max(1) as f32;
+                let phases = phases.clone().unwrap_or_else(|| vec![epochs / 3.0, epochs * 2.0 / 3.0, epochs]);
                 let config = TrainConfig {
                     stage,
                     preset,

@@ -117,7 +117,7 @@ fn student_parsing_runs_algorithm_1_phases_from_its_teacher() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("phase 2") && stderr.contains("phase 3"), "{stderr}");
     let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("transfer_parsing/config.json")).unwrap()).unwrap();
-    assert_eq!(config["distill"]["e1"], 1);
+    assert_eq!(config["distill"]["e1"], 1.0);
     // The trained student exports into the element's models folder.
     let models = tmp.path().join("models");
     let out = garment_train()

@@ -51,6 +51,16 @@ impl Preset {
         }
     }
 
+    /// Model resolution (width, height) of the preset's training schedule: `lite` trains at
+    /// half the paper's 192x256 so that its schedule fits 90 minutes of 2 CPU cores.
+    pub fn default_size(self) -> (u32, u32) {
+        match self {
+            Preset::Paper => (192, 256),
+            Preset::Lite => (96, 128),
+            Preset::Tiny => (32, 32),
+        }
+    }
+
     pub fn u2(self) -> U2Widths {
         match self {
             Preset::Paper => U2Widths::PAPER,

@@ -62,14 +62,29 @@ impl Stage {
             Stage::Regrowth => "regrowth",
         }
     }
-    /// Learning rate: our choice for the per-frame networks; PF-AFN's 5e-5 scaled up for R,
-    /// which trains from scratch on small data.
+    /// Learning rate (Adam): our choice for the per-frame networks; for the warps PF-AFN's
+    /// 5e-5 raised, since a CPU schedule runs hundreds of iterations, not PF-AFN's epochs.
     pub fn default_lr(self) -> f64 {
         match self {
             Stage::Parser | Stage::Densepose | Stage::TeacherParsing | Stage::StudentParsing => 2e-3,
-            // PF-AFN's Adam learning rate for the warps.
-            Stage::TeacherWarp | Stage::StudentWarp => 5e-5,
+            Stage::TeacherWarp | Stage::StudentWarp => 3e-4,
             Stage::Regrowth => 5e-4,
+        }
+    }
+
+    /// Iterations of the stage in the schedule of a preset, at its default batch and size:
+    /// `lite` is sized to run all seven stages in about 70 minutes on 2 CPU cores
+    /// (training/README.md gives the measured time per stage).
+    pub fn default_iterations(self, preset: Preset) -> usize {
+        let lite = match self {
+            Stage::Parser | Stage::Densepose => 400,
+            Stage::TeacherParsing | Stage::TeacherWarp | Stage::Regrowth => 250,
+            Stage::StudentParsing | Stage::StudentWarp => 150,
+        };
+        match preset {
+            Preset::Tiny => 50,
+            Preset::Lite => lite,
+            Preset::Paper => lite * 20,
         }
     }
 }
@@ -287,11 +302,11 @@ pub fn train(config: &TrainConfig, out: &Path, resume: bool, progress: bool) -> 
                 student_warp_step(&net, (t_p, s_p, t_w), &tensors, &b_tensors, config, &device)
             }
             Stage::StudentParsing => {
-                let epoch = it * config.batch / dataset.len();
+                let epoch = (it * config.batch) as f32 / dataset.len() as f32;
                 let active = config.distill.active(epoch);
                 if active.phase != phase {
                     phase = active.phase;
-                    bar.suspend(|| eprintln!("iteration {it}, epoch {epoch}: phase {phase}: {active:?}"));
+                    bar.suspend(|| eprintln!("iteration {it}, epoch {epoch:.2}: phase {phase}: {active:?}"));
                 }
                 let b_samples = batch::draw(&dataset, config.seed ^ 0x5eed_b, it, samples.len(), h, w);
                 let b_tensors: Vec<PersonTensors> = b_samples.iter().map(|s| s.tensors()).collect();

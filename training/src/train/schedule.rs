@@ -9,10 +9,11 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct DistillSchedule {
-    /// Phase boundaries in epochs: phase 1 ends at e1, phase 2 at e2, the run at e3.
-    pub e1: usize,
-    pub e2: usize,
-    pub e3: usize,
+    /// Phase boundaries in epochs (fractions allowed: a short CPU run sees less than one epoch
+    /// of a large synthetic set): phase 1 ends at e1, phase 2 at e2, the run at e3.
+    pub e1: f32,
+    pub e2: f32,
+    pub e3: f32,
     /// Softmax temperature of the response (soft-target) loss.
     pub temperature: f32,
     pub feature_weight: f32,
@@ -23,7 +24,7 @@ pub struct DistillSchedule {
 impl Default for DistillSchedule {
     /// Boundaries are our choice (the paper gives the phases, not their lengths); weights 1.
     fn default() -> DistillSchedule {
-        DistillSchedule { e1: 4, e2: 8, e3: 12, temperature: 2.0, feature_weight: 1.0, response_weight: 1.0, self_study_weight: 1.0 }
+        DistillSchedule { e1: 4.0, e2: 8.0, e3: 12.0, temperature: 2.0, feature_weight: 1.0, response_weight: 1.0, self_study_weight: 1.0 }
     }
 }
 
@@ -38,7 +39,7 @@ pub struct ActiveTerms {
 }
 
 impl DistillSchedule {
-    pub fn active(&self, epoch: usize) -> ActiveTerms {
+    pub fn active(&self, epoch: f32) -> ActiveTerms {
         if epoch < self.e1 {
             ActiveTerms { phase: 1, feature_layers: 2, response: true, self_study: false }
         } else if epoch < self.e2 {
@@ -55,13 +56,16 @@ mod tests {
 
     #[test]
     fn phases_follow_algorithm_1() {
-        let s = DistillSchedule { e1: 2, e2: 5, e3: 7, ..DistillSchedule::default() };
-        let phases: Vec<u8> = (0..7).map(|e| s.active(e).phase).collect();
+        let s = DistillSchedule { e1: 2.0, e2: 5.0, e3: 7.0, ..DistillSchedule::default() };
+        let phases: Vec<u8> = (0..7).map(|e| s.active(e as f32).phase).collect();
         assert_eq!(phases, vec![1, 1, 2, 2, 2, 3, 3]);
-        assert_eq!(s.active(0), ActiveTerms { phase: 1, feature_layers: 2, response: true, self_study: false });
-        assert_eq!(s.active(3), ActiveTerms { phase: 2, feature_layers: 6, response: true, self_study: false });
-        assert_eq!(s.active(6), ActiveTerms { phase: 3, feature_layers: 0, response: true, self_study: true });
+        assert_eq!(s.active(0.0), ActiveTerms { phase: 1, feature_layers: 2, response: true, self_study: false });
+        assert_eq!(s.active(3.0), ActiveTerms { phase: 2, feature_layers: 6, response: true, self_study: false });
+        assert_eq!(s.active(6.0), ActiveTerms { phase: 3, feature_layers: 0, response: true, self_study: true });
         // The response loss runs through every phase.
-        assert!((0..7).all(|e| s.active(e).response));
+        assert!((0..7).all(|e| s.active(e as f32).response));
+        // Fractional boundaries: a run shorter than an epoch still goes through all three.
+        let short = DistillSchedule { e1: 0.1, e2: 0.2, e3: 0.3, ..DistillSchedule::default() };
+        assert_eq!([0.05, 0.15, 0.25].map(|e| short.active(e).phase), [1, 2, 3]);
     }
 }
