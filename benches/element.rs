@@ -3,6 +3,8 @@
 //!
 //!   cargo bench --bench element [-- MODELS_DIR [FRAMES]]
 //!
+//! `GARMENT_EP=cuda` runs both on the CUDA execution provider (an error where it cannot run).
+//!
 //! Without MODELS_DIR it exports `lite` networks with untrained weights whose parser sees a
 //! garment everywhere: every stage then runs on every frame, and the timings, which do not
 //! depend on the weight values, are those of the `lite` architecture.
@@ -46,11 +48,13 @@ fn main() {
     let n: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(12);
     let reference_path = common::person_png(tmp.path(), "reference.png", 3);
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    println!("models {} ({} threads, CPU execution provider), {n} frames after 2 warm-up frames", models_dir.display(), threads);
+    let cuda = std::env::var("GARMENT_EP").is_ok_and(|v| v == "cuda");
+    let (provider, ep) = if cuda { (ExecutionProvider::Cuda, "cuda") } else { (ExecutionProvider::Cpu, "cpu") };
+    println!("models {} ({threads} threads, {ep} execution provider), {n} frames after 2 warm-up frames", models_dir.display());
     for (w, h) in [(640u32, 480u32), (1920, 1080)] {
         let frames = frames(w, h, n + 2);
         // The bare chain.
-        let mut models = Models::load(&models_dir, ExecutionProvider::Cpu, 0, threads).unwrap();
+        let mut models = Models::load(&models_dir, provider, 0, threads).unwrap();
         let reference = Arc::new(Reference::prepare(&reference_path, &mut models).unwrap());
         let mut chain = Chain::new(models);
         let mut start = Instant::now();
@@ -69,7 +73,7 @@ fn main() {
         // The element in a pipeline, same frames.
         let pipeline = common::launch(&format!(
             "appsrc name=src format=time caps=video/x-raw,format=RGBx,width={w},height={h},framerate=30/1 ! \
-             garmenttransfer name=gt models={} reference={} execution-provider=cpu ! appsink name=sink sync=false",
+             garmenttransfer name=gt models={} reference={} execution-provider={ep} ! appsink name=sink sync=false",
             models_dir.display(),
             reference_path.display()
         ));

@@ -10,7 +10,7 @@ use ndarray::Array4;
 use crate::composite::{ALL_LAYERS, Layers, Transfer, composite, draw_parsing, side_by_side};
 use crate::contract::{AGNOSTIC_GROUPS, DENSEPOSE, PARSER, POSE_PARTS, ParsingGroup, REGROWTH, TRANSFER_PARSING, WARP};
 use crate::frame::{FrameMut, Letterbox, RgbImage};
-use crate::maps::{argmax, mask_of, one_hot};
+use crate::maps::{affine_paste, argmax, mask_of, one_hot};
 use crate::models::{ModelError, Models};
 use crate::reference::Reference;
 
@@ -77,6 +77,8 @@ pub struct Chain {
     /// The last frame's parsings at model resolution (M_A, M'_A) and where the frame sat in the
     /// model input: what evaluation compares with the truth.
     pub last: Option<FrameMaps>,
+    /// Evaluation's baseline: paste B's garment by its bounding box instead of running the warp.
+    pub affine_paste: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -103,7 +105,7 @@ impl FrameMaps {
 
 impl Chain {
     pub fn new(models: Models) -> Chain {
-        Chain { models, stats: Stats::default(), last: None }
+        Chain { models, stats: Stats::default(), last: None, affine_paste: false }
     }
 
     /// Dress the person of `frame` in `reference`'s garment, in place.
@@ -145,13 +147,18 @@ impl Chain {
         }
 
         let target_mask = mask_of(&new_parsing, &[ParsingGroup::UpperGarment.id()], h, w);
-        let warped = self.models.run(&WARP, &[
-            reference.garment.view(),
-            reference.garment_mask.view(),
-            reference.pose.view(),
-            target_mask.view(),
-            pose.view(),
-        ])?;
+        let warped = if self.affine_paste {
+            let (mask, grid) = affine_paste(&reference.garment_mask, &target_mask);
+            vec![reference.garment.clone(), mask, grid]
+        } else {
+            self.models.run(&WARP, &[
+                reference.garment.view(),
+                reference.garment_mask.view(),
+                reference.pose.view(),
+                target_mask.view(),
+                pose.view(),
+            ])?
+        };
         t = self.stats.record(3, t);
 
         // Arm regrowth, per the paper: new skin inside the old skin is A's own; R paints the rest.

@@ -40,6 +40,45 @@ pub fn mask_of(map: &[u8], ids: &[u8], h: usize, w: usize) -> Array4<f32> {
     Array4::from_shape_fn((1, 1, h, w), |(_, _, y, x)| if ids.contains(&map[y * w + x]) { 1.0 } else { 0.0 })
 }
 
+/// Bounding box `(x0, y0, x1, y1)` (exclusive ends) of a `[1, 1, H, W]` mask's pixels above 0.5.
+fn bbox(mask: &Array4<f32>) -> Option<(f32, f32, f32, f32)> {
+    let (_, _, h, w) = mask.dim();
+    let (mut x0, mut y0, mut x1, mut y1) = (w, h, 0, 0);
+    for y in 0..h {
+        for x in 0..w {
+            if mask[[0, 0, y, x]] > 0.5 {
+                (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x + 1), y1.max(y + 1));
+            }
+        }
+    }
+    (x1 > x0).then_some((x0 as f32, y0 as f32, x1 as f32, y1 as f32))
+}
+
+/// The affine-paste baseline of evaluation: the warp's outputs (warped mask `[1, 1, H, W]` and
+/// sampling grid `[1, 2, H, W]`, normalised, align_corners=false) for B's garment scaled and
+/// moved so that its bounding box fills the target region's, with no flow.
+pub fn affine_paste(source: &Array4<f32>, target: &Array4<f32>) -> (Array4<f32>, Array4<f32>) {
+    let (_, _, h, w) = source.dim();
+    let (s, t) = (bbox(source), bbox(target));
+    let (sb, tb) = (s.unwrap_or((0.0, 0.0, w as f32, h as f32)), t.unwrap_or((0.0, 0.0, w as f32, h as f32)));
+    let map = |p: f32, t0: f32, t1: f32, s0: f32, s1: f32| s0 + (p - t0) * (s1 - s0) / (t1 - t0).max(1.0);
+    let mut grid = Array4::zeros((1, 2, h, w));
+    let mut mask = Array4::zeros((1, 1, h, w));
+    for y in 0..h {
+        for x in 0..w {
+            let sx = map(x as f32 + 0.5, tb.0, tb.2, sb.0, sb.2);
+            let sy = map(y as f32 + 0.5, tb.1, tb.3, sb.1, sb.3);
+            grid[[0, 0, y, x]] = sx / w as f32 * 2.0 - 1.0;
+            grid[[0, 1, y, x]] = sy / h as f32 * 2.0 - 1.0;
+            let (u, v) = (sx.floor(), sy.floor());
+            if s.is_some() && u >= 0.0 && v >= 0.0 && u < w as f32 && v < h as f32 {
+                mask[[0, 0, y, x]] = source[[0, 0, v as usize, u as usize]];
+            }
+        }
+    }
+    (mask, grid)
+}
+
 /// A single-channel model-resolution field, sampled bilinearly at continuous model coordinates
 /// (pixel centres at +0.5), clamped at the edges.
 pub struct Field<'a> {
@@ -109,6 +148,24 @@ pub fn push_pull(rgb: &mut [Vec<f32>; 3], known: &[f32], w: usize, h: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn affine_paste_maps_the_source_box_onto_the_target_box() {
+        let (h, w) = (20, 10);
+        let source = Array4::from_shape_fn((1, 1, h, w), |(_, _, y, x)| if (2..6).contains(&x) && (4..8).contains(&y) { 1.0 } else { 0.0 });
+        let target = Array4::from_shape_fn((1, 1, h, w), |(_, _, y, x)| if (4..8).contains(&x) && (10..18).contains(&y) { 1.0 } else { 0.0 });
+        let (mask, grid) = affine_paste(&source, &target);
+        // The target box is covered by the pasted garment, nothing else is.
+        for y in 0..h {
+            for x in 0..w {
+                assert_eq!(mask[[0, 0, y, x]], target[[0, 0, y, x]], "pixel ({x}, {y})");
+            }
+        }
+        // The target's top-left pixel centre samples the source's top-left corner region.
+        let sx = (grid[[0, 0, 10, 4]] + 1.0) / 2.0 * w as f32;
+        let sy = (grid[[0, 1, 10, 4]] + 1.0) / 2.0 * h as f32;
+        assert!((sx - 2.5).abs() < 1e-4 && (sy - 4.25).abs() < 1e-4, "({sx}, {sy})");
+    }
 
     #[test]
     fn push_pull_fills_holes_with_surrounding_colour() {

@@ -11,7 +11,12 @@ use gstgarmenttransfer::models::{ExecutionProvider, Models};
 use gstgarmenttransfer::reference::Reference;
 use serde::Serialize;
 
+use std::collections::BTreeMap;
+
 use crate::data::{Dataset, cihp};
+use crate::nn::{Preset, default_device};
+use crate::onnx::export_models;
+use crate::train::{Stage, load_network, trained_networks};
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Metrics {
@@ -24,6 +29,10 @@ pub struct Metrics {
     pub composite_ssim: f64,
     pub composite_psnr: f64,
     pub composite_mse: f64,
+    /// The warped garment inside the true garment region: mean absolute error (0..1) and SSIM
+    /// (both images blacked out elsewhere).
+    pub garment_l1: f64,
+    pub garment_ssim: f64,
     /// Frames the element passed through (it found nobody).
     pub passed_through: usize,
 }
@@ -49,11 +58,21 @@ fn iou(a: &[u8], b: &[u8], g: u8) -> Option<f64> {
 
 /// SSIM of two RGB images over 8x8 windows (stride 4) of the luma, constants of Wang et al.
 pub fn ssim(a: &[u8], b: &[u8], w: usize, h: usize) -> f64 {
+    ssim_in(a, b, w, h, None)
+}
+
+/// SSIM over the windows that hold at least one pixel of `region` (all windows when `None`).
+pub fn ssim_in(a: &[u8], b: &[u8], w: usize, h: usize, region: Option<&[bool]>) -> f64 {
     let luma = |p: &[u8], i: usize| 0.299 * p[i * 3] as f64 + 0.587 * p[i * 3 + 1] as f64 + 0.114 * p[i * 3 + 2] as f64;
     let (c1, c2) = ((0.01f64 * 255.0).powi(2), (0.03f64 * 255.0).powi(2));
     let (mut total, mut n) = (0.0, 0);
     for y0 in (0..h.saturating_sub(7)).step_by(4) {
         for x0 in (0..w.saturating_sub(7)).step_by(4) {
+            if let Some(r) = region
+                && !(y0..y0 + 8).any(|y| r[y * w + x0..y * w + x0 + 8].iter().any(|&v| v))
+            {
+                continue;
+            }
             let (mut sa, mut sb, mut saa, mut sbb, mut sab) = (0.0, 0.0, 0.0, 0.0, 0.0);
             for y in y0..y0 + 8 {
                 for x in x0..x0 + 8 {
@@ -75,16 +94,19 @@ pub fn ssim(a: &[u8], b: &[u8], w: usize, h: usize) -> f64 {
     if n == 0 { 1.0 } else { total / n as f64 }
 }
 
-/// Run the models in `models` on every true transfer of `data` (at most `limit`).
-pub fn evaluate(models: &Path, data: &Path, limit: usize) -> Result<Metrics, EvalError> {
+/// Run the models in `models` on every true transfer of `data` (at most `limit`); with
+/// `affine_paste`, B's garment is pasted by its bounding box instead of warped (a baseline).
+pub fn evaluate(models: &Path, data: &Path, limit: usize, affine_paste: bool) -> Result<Metrics, EvalError> {
     let dataset = Dataset::open(data)?;
     if dataset.transfers.is_empty() {
         return Err(EvalError::NoTruth(data.to_path_buf()));
     }
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let mut chain = Chain::new(Models::load(models, ExecutionProvider::Cpu, 0, threads)?);
+    chain.affine_paste = affine_paste;
     let mut m = Metrics::default();
     let (mut miou, mut giou, mut siou, mut ssim_sum, mut mse_sum) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    let (mut gl1, mut gssim) = (0.0, 0.0);
     let (mut g_n, mut s_n) = (0usize, 0usize);
     for t in dataset.transfers.iter().take(limit) {
         let (Some(a), Ok((truth, truth_parse))) = (dataset.load_or_skip(t.a), dataset.load_transfer(t)) else { continue };
@@ -116,6 +138,12 @@ pub fn evaluate(models: &Path, data: &Path, limit: usize) -> Result<Metrics, Eva
             s_n += 1;
         }
         ssim_sum += ssim(&pixels, &truth.data, w, h);
+        let region: Vec<bool> = truth_groups.iter().map(|&g| g == ParsingGroup::UpperGarment.id()).collect();
+        let inside = |img: &[u8]| -> Vec<u8> { img.chunks(3).zip(&region).flat_map(|(p, &r)| if r { [p[0], p[1], p[2]] } else { [0; 3] }).collect() };
+        let (ours, true_garment) = (inside(&pixels), inside(&truth.data));
+        let area = region.iter().filter(|&&r| r).count().max(1) as f64;
+        gl1 += ours.iter().zip(&true_garment).map(|(&x, &y)| (x as f64 - y as f64).abs()).sum::<f64>() / (area * 3.0 * 255.0);
+        gssim += ssim_in(&ours, &true_garment, w, h, Some(&region));
         mse_sum += pixels.iter().zip(&truth.data).map(|(&x, &y)| (x as f64 - y as f64).powi(2)).sum::<f64>() / pixels.len() as f64;
     }
     let n = m.samples.max(1) as f64;
@@ -124,8 +152,37 @@ pub fn evaluate(models: &Path, data: &Path, limit: usize) -> Result<Metrics, Eva
     m.skin_iou = siou / s_n.max(1) as f64;
     m.composite_ssim = ssim_sum / n;
     m.composite_mse = mse_sum / n;
+    m.garment_l1 = gl1 / n;
+    m.garment_ssim = gssim / n;
     m.composite_psnr = 10.0 * (255.0f64 * 255.0 / m.composite_mse.max(1e-10)).log10();
     Ok(m)
+}
+
+/// The baselines against which `models` is judged: the affine paste (same models, no warp),
+/// and every trained S_P baseline found in `run` (`garment-train train baselines`), each
+/// exported beside it into `run/baseline_models/NAME` with `run`'s other networks and
+/// evaluated like the shipped models.
+pub fn evaluate_baselines(models: &Path, run: Option<&Path>, data: &Path, limit: usize) -> Result<BTreeMap<String, Metrics>, Box<dyn std::error::Error>> {
+    let mut out = BTreeMap::new();
+    out.insert("affine_paste".to_string(), evaluate(models, data, limit, true)?);
+    let Some(run) = run else { return Ok(out) };
+    let manifest = gstgarmenttransfer::manifest::Manifest::read(models)?;
+    let preset = <Preset as clap::ValueEnum>::from_str(&manifest.preset, true).map_err(|e| format!("{}: preset {e}", models.display()))?;
+    let device = default_device();
+    for (key, stage) in [("self_supervised", Stage::BaselineSelfSupervised), ("oracle", Stage::BaselineOracle)] {
+        let Some(student) = load_network(stage.name(), preset, run, &device)? else { continue };
+        let (mut nets, training) = trained_networks(preset, run, &device)?;
+        for net in nets.nets.iter_mut() {
+            if net.spec().name == "transfer_parsing" {
+                *net = student;
+                break;
+            }
+        }
+        let dir = run.join("baseline_models").join(key);
+        export_models(&nets, preset, manifest.height, manifest.width, &dir, Some(&training))?;
+        out.insert(key.to_string(), evaluate(&dir, data, limit, false)?);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

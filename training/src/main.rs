@@ -152,6 +152,13 @@ enum Command {
         limit: usize,
         #[arg(long)]
         json: bool,
+        /// Also evaluate the baselines: the affine paste, and the S_P baselines trained in this
+        /// run folder (`garment-train train baselines --out RUN_DIR`).
+        #[arg(long)]
+        baselines: Option<PathBuf>,
+        /// Evaluate the affine-paste baseline even without --baselines.
+        #[arg(long)]
+        affine_paste: bool,
     },
     /// Measure ONNX Runtime CPU time per network at 256x192, batch 1.
     BenchOnnx {
@@ -178,6 +185,8 @@ enum Command {
 #[derive(Debug, Clone, Copy)]
 enum StageArg {
     All,
+    /// The two trained baselines of `eval` (self-supervised and oracle S_P).
+    Baselines,
     One(Stage),
 }
 
@@ -192,11 +201,15 @@ impl clap::ValueEnum for StageArg {
             StageArg::One(Stage::StudentParsing),
             StageArg::One(Stage::StudentWarp),
             StageArg::One(Stage::Regrowth),
+            StageArg::Baselines,
+            StageArg::One(Stage::BaselineSelfSupervised),
+            StageArg::One(Stage::BaselineOracle),
         ]
     }
     fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
         match self {
             StageArg::All => Some(clap::builder::PossibleValue::new("all")),
+            StageArg::Baselines => Some(clap::builder::PossibleValue::new("baselines")),
             StageArg::One(s) => s.to_possible_value(),
         }
     }
@@ -301,14 +314,26 @@ fn main() -> Result<()> {
             println!("wrote {} models ({} preset, {kind}, {w}x{h}) and manifest.json to {}; ONNX Runtime loads each", manifest.models.len(), preset.name(), out.display());
         }
         Command::BenchOnnx { preset, runs, threads } => bench_onnx(preset, runs, threads)?,
-        Command::Eval { models, data, limit, json } => {
-            let m = garment_training::eval::evaluate(&models, &data, limit)?;
-            if json {
-                println!("{}", serde_json::to_string(&m)?);
+        Command::Eval { models, data, limit, json, baselines, affine_paste } => {
+            let m = garment_training::eval::evaluate(&models, &data, limit, false)?;
+            let others = if baselines.is_some() || affine_paste {
+                garment_training::eval::evaluate_baselines(&models, baselines.as_deref(), &data, limit).map_err(|e| anyhow::anyhow!("{e}"))?
             } else {
-                println!("{} samples ({} passed through)", m.samples, m.passed_through);
-                println!("  transfer parsing mIoU {:.3}, garment IoU {:.3}, skin IoU {:.3}", m.parsing_miou, m.garment_iou, m.skin_iou);
-                println!("  composite SSIM {:.3}, PSNR {:.2} dB, MSE {:.1}", m.composite_ssim, m.composite_psnr, m.composite_mse);
+                Default::default()
+            };
+            if json {
+                let mut v = serde_json::to_value(&m)?;
+                if !others.is_empty() {
+                    v["baselines"] = serde_json::to_value(&others)?;
+                }
+                println!("{v}");
+            } else {
+                for (name, m) in std::iter::once(("models", &m)).chain(others.iter().map(|(k, v)| (k.as_str(), v))) {
+                    println!("{name}: {} samples ({} passed through)", m.samples, m.passed_through);
+                    println!("  transfer parsing mIoU {:.3}, garment IoU {:.3}, skin IoU {:.3}", m.parsing_miou, m.garment_iou, m.skin_iou);
+                    println!("  warped garment L1 {:.4}, SSIM {:.3}", m.garment_l1, m.garment_ssim);
+                    println!("  composite SSIM {:.3}, PSNR {:.2} dB, MSE {:.1}", m.composite_ssim, m.composite_psnr, m.composite_mse);
+                }
             }
         }
         Command::Train { stage, models, data, preset, out, resume, iterations, batch, lr, seed, checkpoint_every, size, vgg, phases, temperature } => {
@@ -324,6 +349,7 @@ fn main() -> Result<()> {
             let size = size.unwrap_or(preset.default_size());
             let stages: Vec<Stage> = match stage {
                 StageArg::All => Stage::ORDER.to_vec(),
+                StageArg::Baselines => vec![Stage::BaselineSelfSupervised, Stage::BaselineOracle],
                 StageArg::One(s) => vec![s],
             };
             let started = Instant::now();

@@ -25,7 +25,8 @@ pub struct PersonTensors {
     pub skin_mask: Array3<f32>,
     /// I masked by M^s: [3, H, W].
     pub skin: Array3<f32>,
-    /// C, the garment in shop: [3, H, W].
+    /// C, the garment in shop masked by its mask (0 outside; PF-AFN warps the masked garment,
+    /// so the shop's backdrop never enters the warp's image loss): [3, H, W].
     pub cloth: Array3<f32>,
     /// Mask of C: [1, H, W].
     pub cloth_mask: Array3<f32>,
@@ -70,7 +71,7 @@ impl PersonSample {
             garment: &image * &garment_mask,
             skin: &image * &skin_mask,
             pose: one_hot(&self.densepose, POSE_PARTS, w, h),
-            cloth: rgb_tensor(&self.cloth, w, h),
+            cloth: &rgb_tensor(&self.cloth, w, h) * &cloth_mask,
             image,
             parsing,
             agnostic,

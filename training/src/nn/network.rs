@@ -64,7 +64,10 @@ impl Network {
             "densepose" => Network::Densepose(preset.densepose(device)),
             "teacher_parsing" => Network::TeacherParsing(preset.parsing(device)),
             "teacher_warp" => Network::TeacherWarp(preset.teacher_warp(device)),
-            "transfer_parsing" => Network::TransferParsing(preset.parsing(device)),
+            // The student and its baselines share the architecture.
+            "transfer_parsing" | "transfer_parsing_self_supervised" | "transfer_parsing_oracle" => {
+                Network::TransferParsing(preset.parsing(device))
+            }
             "warp" => Network::Warp(preset.student_warp(device)),
             "regrowth" => Network::Regrowth(preset.regrowth_net(device)),
             _ => return None,

@@ -62,3 +62,17 @@ pub fn regrowth_case(s: &PersonSample, swap_skin: Option<&[u8]>, rng: &mut Rng) 
     };
     (source, target)
 }
+
+/// The self-supervised baseline's augmentation: a garment mask `[1, H, W]` moved by up to a
+/// tenth of the image and scaled by 0.8..1.2 about its centre (nearest pixel).
+pub fn jitter_mask(mask: &Array3<f32>, rng: &mut Rng) -> Array3<f32> {
+    let (_, h, w) = mask.dim();
+    let (sx, sy) = (rng.range(0.8, 1.2), rng.range(0.8, 1.2));
+    let (dx, dy) = (rng.range(-0.1, 0.1) * w as f32, rng.range(-0.1, 0.1) * h as f32);
+    let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
+    Array3::from_shape_fn((1, h, w), |(_, y, x)| {
+        let u = ((x as f32 + 0.5 - cx - dx) / sx + cx).floor();
+        let v = ((y as f32 + 0.5 - cy - dy) / sy + cy).floor();
+        if u < 0.0 || v < 0.0 || u >= w as f32 || v >= h as f32 { 0.0 } else { mask[(0, v as usize, u as usize)] }
+    })
+}

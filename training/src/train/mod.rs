@@ -36,6 +36,12 @@ pub enum Stage {
     StudentParsing,
     StudentWarp,
     Regrowth,
+    /// Baseline: S_P without a teacher, trained on A's own garment mask, randomly moved and
+    /// scaled (the paper's augmentation baseline).
+    BaselineSelfSupervised,
+    /// Baseline: S_P trained directly on the synthetic world's true transfer parsing (an upper
+    /// bound no real dataset offers).
+    BaselineOracle,
 }
 
 impl Stage {
@@ -60,6 +66,8 @@ impl Stage {
             Stage::StudentParsing => "transfer_parsing",
             Stage::StudentWarp => "warp",
             Stage::Regrowth => "regrowth",
+            Stage::BaselineSelfSupervised => "transfer_parsing_self_supervised",
+            Stage::BaselineOracle => "transfer_parsing_oracle",
         }
     }
     /// Learning rate (Adam): our choice for the per-frame networks; for the warps PF-AFN's
@@ -67,6 +75,7 @@ impl Stage {
     pub fn default_lr(self) -> f64 {
         match self {
             Stage::Parser | Stage::Densepose | Stage::TeacherParsing | Stage::StudentParsing => 2e-3,
+            Stage::BaselineSelfSupervised | Stage::BaselineOracle => 2e-3,
             Stage::TeacherWarp | Stage::StudentWarp => 3e-4,
             Stage::Regrowth => 5e-4,
         }
@@ -80,6 +89,8 @@ impl Stage {
             Stage::Parser | Stage::Densepose => 400,
             Stage::TeacherParsing | Stage::TeacherWarp | Stage::Regrowth => 250,
             Stage::StudentParsing | Stage::StudentWarp => 150,
+            // The baselines get the student's budget: a fair comparison.
+            Stage::BaselineSelfSupervised | Stage::BaselineOracle => 150,
         };
         match preset {
             Preset::Tiny => 50,
@@ -321,6 +332,37 @@ pub fn train(config: &TrainConfig, out: &Path, resume: bool, progress: bool) -> 
                 };
                 let logits = net.forward(&mut g, &[image]).remove(0);
                 let ce = cross_entropy(logits, target);
+                (ce.clone(), vec![("cross_entropy", ce)])
+            }
+            Stage::BaselineSelfSupervised | Stage::BaselineOracle => {
+                let Network::TransferParsing(s_p) = &net else { unreachable!("the baselines train S_P") };
+                let (garment_masks, targets) = if config.stage == Stage::BaselineOracle {
+                    // B's garment as B wears it, A's true parsing wearing it.
+                    let mut masks = Vec::new();
+                    let mut targets = Vec::new();
+                    for s in &samples {
+                        let truth = transfers_of(&s.name).and_then(|t| {
+                            let b = dataset.load_or_skip(t.b)?.resized(w as u32, h as u32);
+                            let (_, parse) = dataset.load_transfer(&t).ok()?;
+                            Some((b, crate::data::loader::resize_nearest(&parse.data, parse.width, parse.height, w as u32, h as u32)))
+                        });
+                        // A sample without a true transfer is its own pair: A wearing A's garment.
+                        let (mask, ids) = match truth {
+                            Some((b, ids)) => (b.tensors().garment_mask, ids),
+                            None => (s.tensors().garment_mask, s.cihp.clone()),
+                        };
+                        let groups: Vec<u8> = ids.iter().map(|&id| crate::data::cihp::group(id).id()).collect();
+                        masks.push(mask);
+                        targets.push(crate::data::tensors::one_hot(&groups, gstgarmenttransfer::contract::PARSING_GROUPS, w as u32, h as u32));
+                    }
+                    (batch::to_batch(&masks, &device), batch::to_batch(&targets, &device))
+                } else {
+                    let mut rng = Rng::derive(config.seed, 0x6175_676d, it as u64);
+                    let masks: Vec<_> = tensors.iter().map(|t| batch::jitter_mask(&t.garment_mask, &mut rng)).collect();
+                    (batch::to_batch(&masks, &device), batch::field(&tensors, |t| &t.parsing, &device))
+                };
+                let x = Tensor::cat(vec![batch::field(&tensors, |t| &t.agnostic, &device), batch::field(&tensors, |t| &t.pose, &device), garment_masks], 1);
+                let ce = cross_entropy(s_p.forward(&mut g, &x).logits, targets);
                 (ce.clone(), vec![("cross_entropy", ce)])
             }
             Stage::Regrowth => {
