@@ -25,6 +25,10 @@ pub struct Manifest {
     pub untrained: bool,
     pub conventions: Conventions,
     pub models: BTreeMap<String, ModelEntry>,
+    /// `garment-train eval --record`: the models' numbers against the synthetic world's true
+    /// transfers (and the baselines'), with the data they were measured on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

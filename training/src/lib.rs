@@ -3,6 +3,7 @@
 
 pub mod contact_sheet;
 pub mod data;
+pub mod font;
 pub mod synth;
 pub mod nn;
 pub mod onnx;

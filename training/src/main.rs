@@ -159,6 +159,9 @@ enum Command {
         /// Evaluate the affine-paste baseline even without --baselines.
         #[arg(long)]
         affine_paste: bool,
+        /// Record the numbers in the models folder's manifest.json ("evaluation").
+        #[arg(long)]
+        record: bool,
     },
     /// Measure ONNX Runtime CPU time per network at 256x192, batch 1.
     BenchOnnx {
@@ -314,18 +317,25 @@ fn main() -> Result<()> {
             println!("wrote {} models ({} preset, {kind}, {w}x{h}) and manifest.json to {}; ONNX Runtime loads each", manifest.models.len(), preset.name(), out.display());
         }
         Command::BenchOnnx { preset, runs, threads } => bench_onnx(preset, runs, threads)?,
-        Command::Eval { models, data, limit, json, baselines, affine_paste } => {
+        Command::Eval { models, data, limit, json, baselines, affine_paste, record } => {
             let m = garment_training::eval::evaluate(&models, &data, limit, false)?;
             let others = if baselines.is_some() || affine_paste {
                 garment_training::eval::evaluate_baselines(&models, baselines.as_deref(), &data, limit).map_err(|e| anyhow::anyhow!("{e}"))?
             } else {
                 Default::default()
             };
+            let mut v = serde_json::to_value(&m)?;
+            if !others.is_empty() {
+                v["baselines"] = serde_json::to_value(&others)?;
+            }
+            if record {
+                let mut manifest = gstgarmenttransfer::manifest::Manifest::read(&models)?;
+                let mut recorded = v.clone();
+                recorded["data"] = serde_json::json!(data.display().to_string());
+                manifest.evaluation = Some(recorded);
+                manifest.write(&models)?;
+            }
             if json {
-                let mut v = serde_json::to_value(&m)?;
-                if !others.is_empty() {
-                    v["baselines"] = serde_json::to_value(&others)?;
-                }
                 println!("{v}");
             } else {
                 for (name, m) in std::iter::once(("models", &m)).chain(others.iter().map(|(k, v)| (k.as_str(), v))) {

@@ -155,11 +155,29 @@ fn train_all_runs_every_stage_in_order_and_exports_trained_models() {
     // The element's chain loads what was exported, and evaluation runs it on the true transfers.
     let loaded = gstgarmenttransfer::models::Models::load(&models, gstgarmenttransfer::models::ExecutionProvider::Cpu, 0, 1);
     assert!(loaded.is_ok(), "{:?}", loaded.err());
-    let out = garment_train().args(["eval", "--models", models.to_str().unwrap(), "--data", data.to_str().unwrap(), "--json"]).output().unwrap();
+    // The two trained baselines, then evaluation of the models and every baseline, recorded.
+    let out = garment_train()
+        .args(["train", "baselines", "--data", data.to_str().unwrap(), "--preset", "tiny", "--out", run.to_str().unwrap()])
+        .args(["--iterations", "2", "--batch", "2", "--size", "32x32"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = garment_train()
+        .args(["eval", "--models", models.to_str().unwrap(), "--data", data.to_str().unwrap(), "--json", "--record"])
+        .args(["--baselines", run.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let m: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    for key in ["garment_iou", "skin_iou", "parsing_miou", "composite_ssim", "composite_psnr", "samples"] {
+    for key in ["garment_iou", "skin_iou", "parsing_miou", "composite_ssim", "composite_psnr", "garment_l1", "garment_ssim", "samples"] {
         assert!(m[key].is_number(), "{key} missing: {m}");
     }
     assert!(m["samples"].as_u64().unwrap() <= 6);
+    for baseline in ["affine_paste", "self_supervised", "oracle"] {
+        assert!(m["baselines"][baseline]["garment_iou"].is_number(), "{baseline} missing: {m}");
+    }
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(models.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["evaluation"]["garment_iou"], m["garment_iou"], "eval --record writes the numbers into the manifest");
+    // The element still accepts the manifest with its evaluation.
+    assert!(gstgarmenttransfer::models::Models::load(&models, gstgarmenttransfer::models::ExecutionProvider::Cpu, 0, 1).is_ok());
 }

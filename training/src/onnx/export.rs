@@ -154,6 +154,7 @@ pub fn export_models(
         untrained: training.is_none_or(|t| t.len() < contract::MODELS.len()),
         conventions: Conventions::default(),
         models,
+        evaluation: None,
     };
     manifest.write(dir)?;
     Ok(manifest)

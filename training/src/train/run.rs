@@ -146,6 +146,10 @@ pub fn draw_curves(run: &RunDir, path: &Path) -> Result<(), RunError> {
                 if let Some(r) = Rect::from_xywh(gap, y, pw, 1.0) {
                     pm.fill_rect(r, &grid, Transform::identity(), None);
                 }
+                let label = format!("1E{}", d as i32);
+                let mut ink = Paint::default();
+                ink.set_color_rgba8(120, 120, 120, 255);
+                crate::font::draw(&mut pm, &label, gap + pw - crate::font::width(&label, 1.0) - 4.0, y - 9.0, 1.0, &ink);
             }
             d += 1.0;
         }
@@ -159,6 +163,13 @@ pub fn draw_curves(run: &RunDir, path: &Path) -> Result<(), RunError> {
                 (pts[i].0, s.iter().map(|p| p.1).sum::<f32>() / s.len() as f32)
             })
             .collect();
+        // What the panel shows: the term, its first value and the smoothed last, the iterations.
+        let value = |v: f32| if v >= 0.01 { format!("{v:.4}") } else { format!("{v:.2e}") };
+        let last = smooth.last().map(|p| 10f32.powf(p.1)).unwrap_or(f32::NAN);
+        let label = format!("{name}  {} -> {}  ITER {}-{}", value(10f32.powf(pts[0].1)), value(last), x0 as usize, x1 as usize);
+        let mut ink = Paint::default();
+        ink.set_color_rgba8(40, 40, 40, 255);
+        crate::font::draw(&mut pm, &label, gap + 6.0, top + 6.0, 2.0, &ink);
         for (series, alpha, width) in [(&pts, 70u8, 1.0f32), (&smooth, 255, 2.0)] {
             let mut pb = PathBuilder::new();
             for (i, p) in series.iter().enumerate() {

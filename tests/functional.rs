@@ -1,0 +1,112 @@
+//! The shipped models on a held-out synthetic sequence, through a real pipeline: the garment
+//! region takes the reference garment's colours, while face, hair, legs and background keep the
+//! input's. The synthetic world draws the true answer of every frame to compare with.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use garment_training::data::cihp;
+use garment_training::synth::World;
+use gst::prelude::*;
+use gstgarmenttransfer::contract::ParsingGroup;
+use gstgarmenttransfer::manifest::Manifest;
+
+const MODELS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models");
+/// The shipped models were trained on seed 1; this sequence comes from a seed they never saw.
+const HELD_OUT_SEED: u64 = 4242;
+const FRAMES: usize = 6;
+
+fn groups(cihp_ids: &[u8]) -> Vec<ParsingGroup> {
+    cihp_ids.iter().map(|&id| cihp::group(id)).collect()
+}
+
+/// Pixels within `r` of a pixel where `hit` is true.
+fn dilate(hit: &[bool], w: usize, h: usize, r: usize) -> Vec<bool> {
+    let mut out = vec![false; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            if hit[y * w + x] {
+                for yy in y.saturating_sub(r)..(y + r + 1).min(h) {
+                    for xx in x.saturating_sub(r)..(x + r + 1).min(w) {
+                        out[yy * w + xx] = true;
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn mean_abs(a: &[u8], b: &[u8], pick: &[bool]) -> f64 {
+    let (mut sum, mut n) = (0.0, 0usize);
+    for (i, &p) in pick.iter().enumerate() {
+        if p {
+            for c in 0..3 {
+                sum += (a[i * 3 + c] as f64 - b[i * 3 + c] as f64).abs();
+            }
+            n += 3;
+        }
+    }
+    sum / n.max(1) as f64
+}
+
+#[test]
+fn shipped_models_dress_a_held_out_sequence_in_the_reference_garment() {
+    common::init();
+    let models = Path::new(MODELS);
+    let manifest = Manifest::read(models).expect("models/ holds the shipped models and their manifest.json");
+    assert!(!manifest.untrained, "models/manifest.json says some models are untrained");
+
+    let (w, h) = (192usize, 256usize);
+    let world = World::new(w as u32, h as u32, HELD_OUT_SEED).unwrap();
+    let seq = world.sequence(FRAMES);
+    let own = world.tailor(&seq.person.upper).unwrap();
+    let theirs = world.tailor(&seq.reference.upper).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let reference = world.draw(&seq.reference, &theirs).unwrap();
+    let reference_path = tmp.path().join("reference.png");
+    image::RgbImage::from_raw(w as u32, h as u32, reference.rgb).unwrap().save(&reference_path).unwrap();
+
+    let pipeline = common::launch(&format!(
+        "appsrc name=src format=time caps=video/x-raw,format=RGB,width={w},height={h},framerate=10/1 ! \
+         garmenttransfer models={} reference={} execution-provider=cpu ! appsink name=sink sync=false",
+        models.display(),
+        reference_path.display()
+    ));
+    let src = pipeline.by_name("src").unwrap().downcast::<gst_app::AppSrc>().unwrap();
+    let sink = pipeline.by_name("sink").unwrap().downcast::<gst_app::AppSink>().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+
+    let (mut garment_in, mut garment_out, mut kept) = (0.0, 0.0, 0.0f64);
+    for (i, pose) in seq.poses.iter().enumerate() {
+        let input = world.draw_posed(&seq.person, pose, &own).unwrap();
+        let truth = world.draw_posed(&seq.person, pose, &theirs).unwrap();
+        let mut buffer = gst::Buffer::from_mut_slice(input.rgb.clone());
+        buffer.get_mut().unwrap().set_pts(gst::ClockTime::from_mseconds(100 * i as u64));
+        src.push_buffer(buffer).unwrap();
+        let sample = sink.try_pull_sample(gst::ClockTime::from_seconds(60)).expect("an output frame");
+        let out = sample.buffer().unwrap().map_readable().unwrap().to_vec();
+        assert_eq!(out.len(), w * h * 3);
+
+        let (before, after) = (groups(&input.cihp), groups(&truth.cihp));
+        // The new garment region: the true transfer's upper garment.
+        let garment: Vec<bool> = after.iter().map(|&g| g == ParsingGroup::UpperGarment).collect();
+        garment_in += mean_abs(&input.rgb, &truth.rgb, &garment);
+        garment_out += mean_abs(&out, &truth.rgb, &garment);
+        // Face, hair, legs, lower garment and background, a few pixels away from the upper body
+        // before and after (where the element may legitimately repaint).
+        let upper = |g: &ParsingGroup| matches!(g, ParsingGroup::UpperGarment | ParsingGroup::UpperSkin);
+        let changed: Vec<bool> = before.iter().zip(&after).map(|(a, b)| upper(a) || upper(b)).collect();
+        let near = dilate(&changed, w, h, 6);
+        let untouched: Vec<bool> = near.iter().map(|&n| !n).collect();
+        kept = kept.max(mean_abs(&out, &input.rgb, &untouched));
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    let (garment_in, garment_out) = (garment_in / FRAMES as f64, garment_out / FRAMES as f64);
+    println!("garment region: input {garment_in:.1}, output {garment_out:.1} from the truth; rest: at most {kept:.2} from the input");
+    assert!(garment_in > 30.0, "the held-out pair must differ in garment colour (mean {garment_in:.1} / 255)");
+    assert!(garment_out < 0.5 * garment_in, "garment region: output {garment_out:.1} from the truth, input {garment_in:.1}");
+    assert!(kept < 3.0, "face, hair, legs and background moved {kept:.2} / 255 on average (limit 3)");
+}
