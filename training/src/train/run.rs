@@ -141,8 +141,8 @@ pub fn draw_curves(run: &RunDir, path: &Path) -> Result<(), RunError> {
         grid.set_color_rgba8(200, 200, 200, 255);
         let mut d = ymin.floor();
         while d <= ymax.ceil() {
-            let y = top + ph - (d - ymin) / yspan * (ph - 10.0) - 5.0;
-            if y > top && y < top + ph {
+            let y = top + ph - (d - ymin) / yspan * (ph - 34.0) - 5.0;
+            if y > top + 24.0 && y < top + ph {
                 if let Some(r) = Rect::from_xywh(gap, y, pw, 1.0) {
                     pm.fill_rect(r, &grid, Transform::identity(), None);
                 }
@@ -153,7 +153,7 @@ pub fn draw_curves(run: &RunDir, path: &Path) -> Result<(), RunError> {
             }
             d += 1.0;
         }
-        let to_xy = |(x, y): (f32, f32)| (gap + (x - x0) / (x1 - x0) * pw, top + ph - (y - ymin) / yspan * (ph - 10.0) - 5.0);
+        let to_xy = |(x, y): (f32, f32)| (gap + (x - x0) / (x1 - x0) * pw, top + ph - (y - ymin) / yspan * (ph - 34.0) - 5.0);
         let c = palette[k % palette.len()];
         let window = (pts.len() / 20).max(1);
         let smooth: Vec<(f32, f32)> = (0..pts.len())
