@@ -340,7 +340,7 @@ pub fn train(config: &TrainConfig, out: &Path, resume: bool, progress: bool) -> 
                     // B's garment as B wears it, A's true parsing wearing it.
                     let mut masks = Vec::new();
                     let mut targets = Vec::new();
-                    for s in &samples {
+                    for (s, own) in samples.iter().zip(&tensors) {
                         let truth = transfers_of(&s.name).and_then(|t| {
                             let b = dataset.load_or_skip(t.b)?.resized(w as u32, h as u32);
                             let (_, parse) = dataset.load_transfer(&t).ok()?;
@@ -349,7 +349,7 @@ pub fn train(config: &TrainConfig, out: &Path, resume: bool, progress: bool) -> 
                         // A sample without a true transfer is its own pair: A wearing A's garment.
                         let (mask, ids) = match truth {
                             Some((b, ids)) => (b.tensors().garment_mask, ids),
-                            None => (s.tensors().garment_mask, s.cihp.clone()),
+                            None => (own.garment_mask.clone(), s.cihp.clone()),
                         };
                         let groups: Vec<u8> = ids.iter().map(|&id| crate::data::cihp::group(id).id()).collect();
                         masks.push(mask);
