@@ -116,7 +116,10 @@ impl Chain {
         background: Option<&RgbImage>,
         mode: OutputMode,
     ) -> Result<Outcome, ModelError> {
+        frame.check()?;
         let (h, w) = self.models.resolution();
+        // A plate of another size (the buffer's video meta may differ from the caps) is not used.
+        let background = background.filter(|b| b.width == frame.width && b.height == frame.height);
         let mut t = Instant::now();
         let input_rgb = frame.to_rgb();
         let fit = Letterbox::new(frame.width, frame.height, w, h);

@@ -175,3 +175,7 @@ pub const MODELS: [ModelSpec; 5] = [PARSER, DENSEPOSE, TRANSFER_PARSING, WARP, R
 /// ONNX versions the exporter writes and the element expects.
 pub const IR_VERSION: i64 = 10;
 pub const OPSET: i64 = 18;
+
+/// Largest model resolution (either side) a manifest may declare: far above the paper's
+/// 256 x 192, low enough that a lying manifest cannot make the element allocate gigabytes.
+pub const MAX_RESOLUTION: usize = 2048;

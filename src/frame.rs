@@ -40,7 +40,45 @@ pub struct FrameMut<'a> {
     pub format: PixelFormat,
 }
 
+/// A buffer whose geometry cannot hold the frame it claims to be.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+#[error("frame buffer {width}x{height} {format:?}: {why}")]
+pub struct GeometryError {
+    pub width: usize,
+    pub height: usize,
+    pub format: PixelFormat,
+    pub why: String,
+}
+
+impl<'a> FrameMut<'a> {
+    /// A view of `data` as a `width` x `height` frame with rows `stride` bytes apart, checked:
+    /// buffers come from upstream, and their video meta may say anything.
+    pub fn new(data: &'a mut [u8], width: usize, height: usize, stride: isize, format: PixelFormat) -> Result<FrameMut<'a>, GeometryError> {
+        let stride = usize::try_from(stride).map_err(|_| GeometryError { width, height, format, why: format!("negative stride {stride}") })?;
+        let frame = FrameMut { data, width, height, stride, format };
+        frame.check()?;
+        Ok(frame)
+    }
+}
+
 impl FrameMut<'_> {
+    /// The view's geometry fits its bytes: every pixel it names is inside `data`.
+    pub fn check(&self) -> Result<(), GeometryError> {
+        let fail = |why: String| Err(GeometryError { width: self.width, height: self.height, format: self.format, why });
+        let row = self.width * self.format.bytes_per_pixel();
+        if self.width == 0 || self.height == 0 {
+            return fail("no pixels".into());
+        }
+        if self.stride < row {
+            return fail(format!("stride {} bytes is shorter than a row of {row} bytes", self.stride));
+        }
+        let needed = self.stride.checked_mul(self.height - 1).and_then(|n| n.checked_add(row));
+        match needed {
+            Some(n) if n <= self.data.len() => Ok(()),
+            _ => fail(format!("{} bytes of pixels, {} needed", self.data.len(), needed.map_or("more than addressable".into(), |n| n.to_string()))),
+        }
+    }
+
     #[inline]
     pub fn rgb(&self, x: usize, y: usize) -> [u8; 3] {
         let o = self.format.rgb_offsets();

@@ -13,7 +13,9 @@
 pub mod chain;
 pub mod composite;
 pub mod contract;
+pub mod files;
 pub mod frame;
+pub mod install;
 pub mod manifest;
 pub mod maps;
 pub mod models;
@@ -25,6 +27,9 @@ pub mod garmenttransfer;
 
 #[cfg(feature = "gst")]
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), gst::glib::BoolError> {
+    if let Some(file) = plugin.filename() {
+        install::set_plugin_file(file);
+    }
     garmenttransfer::register(plugin)
 }
 

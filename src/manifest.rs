@@ -8,8 +8,13 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::contract::{MODELS, ModelSpec, ParsingGroup, POSE_PARTS};
+use crate::files::{FileError, Links, READ_TIMEOUT, read_regular};
 
 pub const FILE_NAME: &str = "manifest.json";
+/// Largest `manifest.json` read (the shipped one is a few kilobytes).
+pub const MAX_MANIFEST_BYTES: u64 = 16 << 20;
+/// Largest model file read and hashed (the `paper` warp is about 113 MB).
+pub const MAX_MODEL_BYTES: u64 = 1 << 30;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -73,8 +78,8 @@ pub struct ModelEntry {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    File(#[from] FileError),
     #[error("{path}: not a valid manifest: {why}")]
     Parse { path: PathBuf, why: String },
     #[error("{path}: {why}")]
@@ -95,19 +100,30 @@ pub fn tensor_entries(ports: &[crate::contract::Port], h: usize, w: usize) -> Ve
         .collect()
 }
 
+/// A name of a file directly inside the models folder: no separator, no `.`/`..`, not empty,
+/// no NUL, nothing a path could climb out with.
+pub fn is_plain_file_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0'])
+}
+
 impl Manifest {
     pub fn read(dir: &Path) -> Result<Manifest, ManifestError> {
         let path = dir.join(FILE_NAME);
-        let text = std::fs::read_to_string(&path).map_err(|source| ManifestError::Io { path: path.clone(), source })?;
-        let m: Manifest = serde_json::from_str(&text).map_err(|e| ManifestError::Parse { path: path.clone(), why: e.to_string() })?;
-        m.check_contract(&path)?;
+        let bytes = read_regular(&path, MAX_MANIFEST_BYTES, Links::Refuse, READ_TIMEOUT)?;
+        Manifest::parse(&bytes, &path)
+    }
+
+    /// A manifest from the bytes of `path`, checked against the contract.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Manifest, ManifestError> {
+        let m: Manifest = serde_json::from_slice(bytes).map_err(|e| ManifestError::Parse { path: path.to_path_buf(), why: e.to_string() })?;
+        m.check_contract(path)?;
         Ok(m)
     }
 
     pub fn write(&self, dir: &Path) -> Result<(), ManifestError> {
         let path = dir.join(FILE_NAME);
         let text = serde_json::to_string_pretty(self).map_err(|e| ManifestError::Parse { path: path.clone(), why: e.to_string() })?;
-        std::fs::write(&path, text + "\n").map_err(|source| ManifestError::Io { path, source })
+        std::fs::write(&path, text + "\n").map_err(|e| ManifestError::File(FileError::Io { path, why: e.to_string() }))
     }
 
     /// Every model of the contract is listed with the contract's tensor names and shapes.
@@ -122,8 +138,26 @@ impl Manifest {
                 crate::contract::OPSET
             )));
         }
+        if !(1..=crate::contract::MAX_RESOLUTION).contains(&self.height) || !(1..=crate::contract::MAX_RESOLUTION).contains(&self.width) {
+            return Err(bad(format!(
+                "resolution {}x{} (height x width), expected 1 to {} on each side",
+                self.height,
+                self.width,
+                crate::contract::MAX_RESOLUTION
+            )));
+        }
         for spec in MODELS {
             let entry = self.models.get(spec.name).ok_or_else(|| bad(format!("no entry for model '{}'", spec.name)))?;
+            if !is_plain_file_name(&entry.file) {
+                // The name only, never anything about what it points at.
+                return Err(bad(format!(
+                    "model '{}': file {:?} is not a plain file name inside the models folder (no '/', no '..', not absolute)",
+                    spec.name, entry.file
+                )));
+            }
+            if entry.sha256.len() != 64 || !entry.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(bad(format!("model '{}': sha256 {:?} is not 64 hexadecimal digits", spec.name, entry.sha256)));
+            }
             let check = |what: &str, got: &[TensorEntry], want: &[crate::contract::Port]| {
                 let want = tensor_entries(want, self.height, self.width);
                 if got != want {
@@ -144,10 +178,13 @@ impl Manifest {
             path: dir.join(FILE_NAME),
             why: format!("no entry for model '{}'", spec.name),
         })?;
+        if !is_plain_file_name(&entry.file) {
+            return Err(ManifestError::Contract { path: dir.join(FILE_NAME), why: format!("model '{}': file {:?} is not a plain file name", spec.name, entry.file) });
+        }
         let file = dir.join(&entry.file);
-        let bytes = std::fs::read(&file).map_err(|source| ManifestError::Io { path: file.clone(), source })?;
+        let bytes = read_regular(&file, MAX_MODEL_BYTES, Links::Refuse, READ_TIMEOUT)?;
         let actual = sha256_hex(&bytes);
-        if actual != entry.sha256 {
+        if !actual.eq_ignore_ascii_case(&entry.sha256) {
             return Err(ManifestError::Checksum { file, expected: entry.sha256.clone(), actual });
         }
         Ok(bytes)

@@ -9,7 +9,8 @@ use ort::value::TensorRef;
 
 use crate::contract::{MODELS, ModelSpec};
 use crate::manifest::{Manifest, ManifestError};
-use crate::runtime::{RuntimeError, session_builder};
+
+use crate::runtime::{RuntimeError, session_builder, with_log};
 
 /// Where the models run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -36,6 +37,8 @@ pub enum ModelError {
     Cuda { device: i32, why: String },
     #[error("{model}: inference failed: {why}")]
     Run { model: String, why: String },
+    #[error(transparent)]
+    Frame(#[from] crate::frame::GeometryError),
 }
 
 /// The provider the sessions ended up on, and why not CUDA when `auto` fell back.
@@ -49,49 +52,85 @@ pub struct Models {
     pub dir: PathBuf,
     pub manifest: Manifest,
     pub provider: ProviderChoice,
-    sessions: Vec<Session>,
+    /// The sessions opened, by contract name (a reference's front end opens only two).
+    sessions: Vec<(&'static str, Session)>,
+}
+
+/// The files of a models folder, read within their limits and checked against the manifest's
+/// names and checksums: opened as sessions as often as needed without reading them again.
+pub struct ModelFiles {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    bytes: Vec<(ModelSpec, Vec<u8>)>,
+}
+
+impl ModelFiles {
+    pub fn read(dir: &Path) -> Result<ModelFiles, ModelError> {
+        if !dir.is_dir() {
+            return Err(ModelError::MissingFolder(dir.to_path_buf()));
+        }
+        let manifest = Manifest::read(dir)?;
+        let mut bytes = Vec::with_capacity(MODELS.len());
+        for spec in MODELS {
+            bytes.push((spec, manifest.load_model(dir, &spec)?));
+        }
+        Ok(ModelFiles { dir: dir.to_path_buf(), manifest, bytes })
+    }
 }
 
 impl Models {
     /// Open the models in `dir`. `threads` are ONNX Runtime's intra-op threads (CPU).
     pub fn load(dir: &Path, provider: ExecutionProvider, device_id: i32, threads: usize) -> Result<Models, ModelError> {
-        if !dir.is_dir() {
-            return Err(ModelError::MissingFolder(dir.to_path_buf()));
-        }
-        let manifest = Manifest::read(dir)?;
-        let mut choice = ProviderChoice { name: "CPU", fallback: None };
-        let mut use_cuda = provider != ExecutionProvider::Cpu;
-        let mut sessions = Vec::new();
-        for spec in MODELS {
-            let bytes = manifest.load_model(dir, &spec)?;
-            let file = dir.join(spec.file);
-            let mut b = session_builder(threads, spec.file)?;
-            if use_cuda {
-                let cuda = ort::ep::CUDA::default().with_device_id(device_id).build().error_on_failure();
-                match b.with_execution_providers([cuda]) {
-                    Ok(with_cuda) => {
-                        b = with_cuda;
-                        choice.name = "CUDA";
-                    }
-                    Err(e) => {
-                        let why = e.to_string();
-                        if provider == ExecutionProvider::Cuda {
-                            return Err(ModelError::Cuda { device: device_id, why });
-                        }
-                        // `auto`: fall back to the CPU deliberately, and say why.
-                        b = e.recover();
-                        use_cuda = false;
-                        choice = ProviderChoice { name: "CPU", fallback: Some(why) };
-                    }
-                }
+        Models::open(&ModelFiles::read(dir)?, &MODELS, provider, device_id, threads)
+    }
+
+    /// Sessions for `specs` of `files` on `provider`. Every failure to start on CUDA - the
+    /// provider not registering (no driver, no device, a bad device id) or a session that cannot
+    /// be created or run on it (out of memory) - is an error under `cuda` and a fallback to the
+    /// CPU, with the reason, under `auto`.
+    pub fn open(files: &ModelFiles, specs: &[ModelSpec], provider: ExecutionProvider, device_id: i32, threads: usize) -> Result<Models, ModelError> {
+        with_log(|| match provider {
+            ExecutionProvider::Cpu => Models::open_on(files, specs, None, threads),
+            ExecutionProvider::Cuda => {
+                Models::open_on(files, specs, Some(device_id), threads).map_err(|e| match e {
+                    e @ ModelError::Cuda { .. } => e,
+                    other => ModelError::Cuda { device: device_id, why: other.to_string() },
+                })
             }
-            let session = b
-                .commit_from_memory(&bytes)
+            ExecutionProvider::Auto => match Models::open_on(files, specs, Some(device_id), threads) {
+                Ok(models) => Ok(models),
+                Err(on_cuda) => {
+                    // When the CPU fails too, the fault is the model's: report the CPU's error.
+                    let mut models = Models::open_on(files, specs, None, threads)?;
+                    models.provider.fallback = Some(on_cuda.to_string());
+                    Ok(models)
+                }
+            },
+        })
+    }
+
+    fn open_on(files: &ModelFiles, specs: &[ModelSpec], cuda: Option<i32>, threads: usize) -> Result<Models, ModelError> {
+        let mut sessions = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let (_, bytes) = files.bytes.iter().find(|(s, _)| s.name == spec.name).ok_or_else(|| ModelError::Run {
+                model: spec.name.into(),
+                why: "not a model of the contract".into(),
+            })?;
+            let file = files.dir.join(spec.file);
+            let mut b = session_builder(threads, spec.file)?;
+            if let Some(device) = cuda {
+                let ep = ort::ep::CUDA::default().with_device_id(device).build().error_on_failure();
+                b = b.with_execution_providers([ep]).map_err(|e| ModelError::Cuda { device, why: e.to_string() })?;
+            }
+            let mut session = b
+                .commit_from_memory(bytes)
                 .map_err(|e| ModelError::Contract { file: file.clone(), why: format!("ONNX Runtime cannot load it: {e}") })?;
-            check_session(&session, &spec, &manifest, &file)?;
-            sessions.push(session);
+            check_session(&session, spec, &files.manifest, &file)?;
+            probe(&mut session, spec, &files.manifest, &file)?;
+            sessions.push((spec.name, session));
         }
-        Ok(Models { dir: dir.to_path_buf(), manifest, provider: choice, sessions })
+        let name = if cuda.is_some() { "CUDA" } else { "CPU" };
+        Ok(Models { dir: files.dir.clone(), manifest: files.manifest.clone(), provider: ProviderChoice { name, fallback: None }, sessions })
     }
 
     /// Model resolution (height, width).
@@ -99,24 +138,53 @@ impl Models {
         (self.manifest.height, self.manifest.width)
     }
 
-    /// Run model `spec` on `inputs` (in the contract's order); outputs in the contract's order.
+    /// Run model `spec` on `inputs` (in the contract's order); outputs in the contract's order,
+    /// each checked to be `[N, C, H, W]` as the contract says, so that a model whose real
+    /// outputs differ from what it declares is an error here, never an index out of bounds later.
     pub fn run(&mut self, spec: &ModelSpec, inputs: &[ArrayView4<f32>]) -> Result<Vec<Array4<f32>>, ModelError> {
-        let fail = |why: String| ModelError::Run { model: spec.name.into(), why };
-        let i = MODELS.iter().position(|m| m.name == spec.name).ok_or_else(|| fail("not a model of the contract".into()))?;
+        let (h, w) = self.resolution();
+        let fail = |why: String| ModelError::Run { model: spec.file.into(), why };
+        let batch = inputs.first().map(|a| a.shape()[0]).unwrap_or(1);
+        let session = &mut self.sessions.iter_mut().find(|(n, _)| *n == spec.name).ok_or_else(|| fail("not opened".into()))?.1;
         let mut feeds = Vec::with_capacity(inputs.len());
         for (port, a) in spec.inputs.iter().zip(inputs) {
             feeds.push((port.name, TensorRef::from_array_view(*a).map_err(|e| fail(e.to_string()))?));
         }
-        let outputs = self.sessions[i].run(feeds).map_err(|e| fail(e.to_string()))?;
+        let outputs = with_log(|| session.run(feeds)).map_err(|e| fail(e.to_string()))?;
         spec.outputs
             .iter()
             .map(|p| {
                 let v = outputs.get(p.name).ok_or_else(|| fail(format!("no output '{}'", p.name)))?;
-                let a = v.try_extract_array::<f32>().map_err(|e| fail(e.to_string()))?;
+                let a = v.try_extract_array::<f32>().map_err(|e| fail(format!("output '{}': {e}", p.name)))?;
+                if a.shape() != [batch, p.channels, h, w] {
+                    return Err(fail(format!("output '{}' has shape {:?}, expected [{batch}, {}, {h}, {w}]", p.name, a.shape(), p.channels)));
+                }
                 a.to_owned().into_dimensionality::<Ix4>().map_err(|e| fail(e.to_string()))
             })
             .collect()
     }
+}
+
+/// Run the model once on zeros and check what really comes out: a model may declare the
+/// contract's shapes and produce others (ONNX Runtime only warns), or need a batch it does not
+/// declare. Found here, at start, it is an error naming the file and the tensor.
+fn probe(session: &mut Session, spec: &ModelSpec, manifest: &Manifest, file: &Path) -> Result<(), ModelError> {
+    let (h, w) = (manifest.height, manifest.width);
+    let zeros: Vec<Array4<f32>> = spec.inputs.iter().map(|p| Array4::zeros((1, p.channels, h, w))).collect();
+    let mut feeds = Vec::with_capacity(zeros.len());
+    let contract = |why: String| ModelError::Contract { file: file.to_path_buf(), why };
+    for (port, a) in spec.inputs.iter().zip(&zeros) {
+        feeds.push((port.name, TensorRef::from_array_view(a.view()).map_err(|e| contract(e.to_string()))?));
+    }
+    let outputs = session.run(feeds).map_err(|e| contract(format!("does not run on a batch of one [1, C, {h}, {w}] input: {e}")))?;
+    for p in spec.outputs {
+        let v = outputs.get(p.name).ok_or_else(|| contract(format!("output '{}' missing when run", p.name)))?;
+        let a = v.try_extract_array::<f32>().map_err(|e| contract(format!("output '{}' is not float32: {e}", p.name)))?;
+        if a.shape() != [1, p.channels, h, w] {
+            return Err(contract(format!("output '{}' is {:?} when run on one frame, expected [1, {}, {h}, {w}]", p.name, a.shape(), p.channels)));
+        }
+    }
+    Ok(())
 }
 
 /// The session's tensors are the contract's: names, order and shapes.
@@ -130,10 +198,15 @@ fn check_session(session: &Session, spec: &ModelSpec, manifest: &Manifest, file:
             return Err(contract(format!("{kind}s {got:?}, expected {want:?} (the '{}' model of the contract)", spec.name)));
         }
         for (o, p) in outlets.iter().zip(ports) {
+            let ty = o.dtype().tensor_type();
+            if ty != Some(ort::value::TensorElementType::Float32) {
+                return Err(contract(format!("{kind} '{}' is {ty:?}, expected float32", p.name)));
+            }
             let shape: Vec<i64> = o.dtype().tensor_shape().map(|s| s.iter().copied().collect()).unwrap_or_default();
-            let ok = shape.len() == 4 && shape[1] == p.channels as i64 && shape[2] == h && shape[3] == w;
+            // The batch axis is dynamic (-1) or one.
+            let ok = shape.len() == 4 && (shape[0] == -1 || shape[0] == 1) && shape[1] == p.channels as i64 && shape[2] == h && shape[3] == w;
             if !ok {
-                return Err(contract(format!("{kind} '{}' has shape {shape:?}, expected [N, {}, {h}, {w}]", p.name, p.channels)));
+                return Err(contract(format!("{kind} '{}' has shape {shape:?}, expected [N or 1, {}, {h}, {w}]", p.name, p.channels)));
             }
         }
     }

@@ -4,22 +4,41 @@
 
 use std::path::{Path, PathBuf};
 
+use image::ImageDecoder;
 use ndarray::Array4;
 
 use crate::contract::{DENSEPOSE, PARSER, POSE_PARTS, ParsingGroup};
+use crate::files::{FileError, Links, READ_TIMEOUT, read_regular};
 use crate::frame::{Letterbox, RgbImage};
 use crate::maps::{argmax, mask_of, one_hot};
 use crate::models::{ModelError, Models};
 
 /// A garment smaller than this share of the model's pixels is not a garment.
 pub const MIN_GARMENT_SHARE: f32 = 0.005;
+/// A garment fewer than this many model rows tall is a speck, not a garment someone wears.
+pub const MIN_GARMENT_ROWS: usize = 4;
+
+/// Limits on a reference photo (and a background plate): the file, the decoded picture, and the
+/// picture's shape. Stated in the `reference` property's text and the README.
+pub const MAX_IMAGE_FILE_BYTES: u64 = 64 << 20;
+pub const MAX_IMAGE_SIDE: u32 = 16384;
+pub const MAX_IMAGE_PIXELS: u64 = 50_000_000;
+/// Memory the decoder may allocate (50 megapixels of RGBA, and then some).
+pub const MAX_DECODE_BYTES: u64 = 256 << 20;
+pub const MIN_IMAGE_SIDE: usize = 64;
+/// A photo of a person is not a strip: longer side over shorter side at most this.
+pub const MAX_ASPECT: f32 = 4.0;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReferenceError {
     #[error("reference {path}: cannot read the image: {why}")]
     Unreadable { path: PathBuf, why: String },
+    #[error("reference {path}: {why}")]
+    Implausible { path: PathBuf, why: String },
     #[error("reference {path}: no upper garment found ({pixels} garment pixels of {total}, expected at least {needed}); give a photo of a person wearing the garment")]
     NoGarment { path: PathBuf, pixels: usize, total: usize, needed: usize },
+    #[error("reference {0}")]
+    File(#[from] FileError),
     #[error(transparent)]
     Model(#[from] ModelError),
 }
@@ -39,25 +58,77 @@ pub struct Reference {
     pub pose: Array4<f32>,
 }
 
+/// Read a photo: a regular file within the size cap and the time limit, PNG or JPEG.
 pub fn read_image(path: &Path) -> Result<RgbImage, ReferenceError> {
+    let bytes = read_regular(path, MAX_IMAGE_FILE_BYTES, Links::Follow, READ_TIMEOUT)?;
+    decode_image(&bytes, path)
+}
+
+/// Decode a PNG or JPEG within the limits above, EXIF orientation applied. `path` names it in
+/// errors.
+pub fn decode_image(bytes: &[u8], path: &Path) -> Result<RgbImage, ReferenceError> {
     let unreadable = |why: String| ReferenceError::Unreadable { path: path.to_path_buf(), why };
-    let img = image::ImageReader::open(path)
-        .map_err(|e| unreadable(e.to_string()))?
-        .with_guessed_format()
-        .map_err(|e| unreadable(e.to_string()))?
-        .decode()
-        .map_err(|e| unreadable(e.to_string()))?
-        .into_rgb8();
+    let format = match image::guess_format(bytes) {
+        Ok(f @ (image::ImageFormat::Png | image::ImageFormat::Jpeg)) => f,
+        Ok(other) => return Err(unreadable(format!("{other:?} is not supported, expected PNG or JPEG"))),
+        Err(_) => return Err(unreadable("not a PNG or JPEG file".into())),
+    };
+    if format == image::ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+        return Err(unreadable("the JPEG is truncated (no end-of-image marker after its last scan)".into()));
+    }
+    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_IMAGE_SIDE);
+    limits.max_image_height = Some(MAX_IMAGE_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(|e| unreadable(e.to_string()))?;
+    let (w, h) = decoder.dimensions();
+    if w as u64 * h as u64 > MAX_IMAGE_PIXELS {
+        return Err(unreadable(format!("{w}x{h} is more than the {MAX_IMAGE_PIXELS}-pixel limit")));
+    }
+    // A broken EXIF block is no reason to refuse the photo: it is shown as stored.
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = image::DynamicImage::from_decoder(decoder).map_err(|e| unreadable(e.to_string()))?;
+    img.apply_orientation(orientation);
+    let img = img.into_rgb8();
     let (w, h) = (img.width() as usize, img.height() as usize);
-    if w == 0 || h == 0 {
-        return Err(unreadable("the image is empty".into()));
+    if w.min(h) < MIN_IMAGE_SIDE {
+        return Err(ReferenceError::Implausible {
+            path: path.to_path_buf(),
+            why: format!("{w}x{h} is smaller than the {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE} minimum for a photo of a person"),
+        });
+    }
+    if w.max(h) as f32 > MAX_ASPECT * w.min(h) as f32 {
+        return Err(ReferenceError::Implausible {
+            path: path.to_path_buf(),
+            why: format!("{w}x{h} is a strip, not a photo of a person (sides differ more than {MAX_ASPECT}:1)"),
+        });
     }
     Ok(RgbImage { width: w, height: h, data: img.into_raw() })
 }
 
+/// A JPEG's entropy-coded data never holds `FF D9` (a data `FF` is followed by `00`), so a
+/// complete file has its end-of-image marker after the start of its last scan (`FF DA`); an
+/// EXIF thumbnail's own markers come before the main image's scan.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let last = |marker: u8| bytes.windows(2).rposition(|w| w[0] == 0xFF && w[1] == marker);
+    match (last(0xDA), last(0xD9)) {
+        (Some(sos), Some(eoi)) => eoi > sos,
+        (None, _) => true, // No scan at all: the decoder says what is wrong.
+        (Some(_), None) => false,
+    }
+}
+
 impl Reference {
+    /// Read the photo at `path` and run the parser and dense pose on it (`models` needs only
+    /// those two).
     pub fn prepare(path: &Path, models: &mut Models) -> Result<Reference, ReferenceError> {
         let image = read_image(path)?;
+        Reference::from_image(path, image, models)
+    }
+
+    pub fn from_image(path: &Path, image: RgbImage, models: &mut Models) -> Result<Reference, ReferenceError> {
         let (h, w) = models.resolution();
         let fit = Letterbox::new(image.width, image.height, w, h);
         let input = fit.model_input(&image);
@@ -68,6 +139,13 @@ impl Reference {
         let needed = (MIN_GARMENT_SHARE * (h * w) as f32).ceil() as usize;
         if pixels < needed {
             return Err(ReferenceError::NoGarment { path: path.to_path_buf(), pixels, total: h * w, needed });
+        }
+        let rows = (0..h).filter(|&y| parsing[y * w..(y + 1) * w].contains(&ParsingGroup::UpperGarment.id())).count();
+        if rows < MIN_GARMENT_ROWS {
+            return Err(ReferenceError::Implausible {
+                path: path.to_path_buf(),
+                why: format!("the upper garment found is {rows} model rows tall, expected at least {MIN_GARMENT_ROWS}: give a photo of a person wearing the garment"),
+            });
         }
         Ok(Reference {
             path: path.to_path_buf(),

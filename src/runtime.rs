@@ -1,8 +1,9 @@
 //! ONNX Runtime: finding and loading the shared library, and opening sessions.
 //!
-//! The library is looked up in this order: `ORT_DYLIB_PATH`; the project-local copy that
-//! `scripts/setup.sh` unpacks (its path is recorded at build time); the system loader's search
-//! path. It is loaded with `ort::init_from`, so a missing or unusable library is an error
+//! The library is looked up in this order: `ORT_DYLIB_PATH`; for a development build the
+//! project-local copy that `scripts/setup.sh` unpacks, for an installed plugin
+//! `garmenttransfer/` beside the plugin file (see `install`); the system loader's search path.
+//! It is loaded with `ort::init_from`, so a missing or unusable library is an error
 //! message naming what was tried, never a panic.
 
 use std::path::PathBuf;
@@ -20,43 +21,83 @@ pub enum RuntimeError {
     Session { what: String, why: String },
 }
 
-/// Where the library is looked for, in order.
+/// Where the library is looked for, in order: `ORT_DYLIB_PATH`, then `install::library_candidates`.
 pub fn library_candidates() -> Vec<PathBuf> {
     let mut out = Vec::new();
-    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
         out.push(PathBuf::from(p));
     }
-    out.push(PathBuf::from(env!("GARMENT_ORT_DIR")).join("libonnxruntime.so"));
-    out.push(PathBuf::from("libonnxruntime.so"));
+    out.extend(crate::install::library_candidates());
     out
 }
 
-static ENVIRONMENT: OnceLock<Result<Environment, RuntimeError>> = OnceLock::new();
+/// The loaded environment, and what went wrong on the way to it (an `ORT_DYLIB_PATH` that does
+/// not lead to a usable library is skipped, and said so, not silently).
+#[derive(Clone)]
+pub struct Loaded {
+    pub environment: Environment,
+    pub warnings: Vec<String>,
+}
+
+static ENVIRONMENT: OnceLock<Result<Loaded, RuntimeError>> = OnceLock::new();
 
 /// The process-wide ONNX Runtime environment, loading the library on first use.
 pub fn environment() -> Result<Environment, RuntimeError> {
-    ENVIRONMENT.get_or_init(load).clone()
+    loaded().map(|l| l.environment)
 }
 
-fn load() -> Result<Environment, RuntimeError> {
+/// The environment with the warnings of its loading.
+pub fn loaded() -> Result<Loaded, RuntimeError> {
+    ENVIRONMENT.get_or_init(|| with_log(load)).clone()
+}
+
+fn load() -> Result<Loaded, RuntimeError> {
     let mut tried = Vec::new();
+    let from_env = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()).map(PathBuf::from);
     for candidate in library_candidates() {
-        // A bare file name goes to the system loader; a path must exist.
-        if candidate.components().count() > 1 && !candidate.exists() {
+        // A bare file name goes to the system loader; a path must be a regular file.
+        if candidate.components().count() > 1 && !candidate.is_file() {
             tried.push(format!("{}: no such file", candidate.display()));
             continue;
         }
         match ort::init_from(&candidate) {
             Ok(builder) => {
-                return builder
+                let environment = builder
                     .with_name("garmenttransfer")
                     .build()
-                    .map_err(|e| RuntimeError::Library(format!("{}: {e}", candidate.display())));
+                    .map_err(|e| RuntimeError::Library(format!("{}: {e}", candidate.display())))?;
+                let warnings = match &from_env {
+                    Some(p) if *p != candidate => vec![format!(
+                        "ORT_DYLIB_PATH={} was not usable ({}); loaded ONNX Runtime from {} instead",
+                        p.display(),
+                        tried.first().map(String::as_str).unwrap_or("unknown reason"),
+                        candidate.display()
+                    )],
+                    _ => vec![],
+                };
+                return Ok(Loaded { environment, warnings });
             }
             Err(e) => tried.push(format!("{}: {e}", candidate.display())),
         }
     }
     Err(RuntimeError::Library(tried.join("; ")))
+}
+
+static LOG: OnceLock<tracing_core::Dispatch> = OnceLock::new();
+
+/// Route ONNX Runtime's log (the `ort` crate's `tracing` events) to `dispatch` - but only on the
+/// threads that call into ONNX Runtime through this crate, and only while they do (`with_log`):
+/// a host application keeps its own global `tracing` subscriber.
+pub fn set_log_dispatch(dispatch: tracing_core::Dispatch) {
+    let _ = LOG.set(dispatch);
+}
+
+/// Run `f` with the log route of `set_log_dispatch` as this thread's `tracing` default.
+pub fn with_log<R>(f: impl FnOnce() -> R) -> R {
+    match LOG.get() {
+        Some(d) => tracing_core::dispatcher::with_default(d, f),
+        None => f(),
+    }
 }
 
 /// A session builder with full graph optimisation and `threads` intra-op threads; `what`
@@ -74,7 +115,9 @@ pub fn session_builder(threads: usize, what: &str) -> Result<SessionBuilder, Run
 
 /// A session on the CPU execution provider for the model in `bytes`.
 pub fn cpu_session(bytes: &[u8], what: &str, threads: usize) -> Result<Session, RuntimeError> {
-    session_builder(threads, what)?
-        .commit_from_memory(bytes)
-        .map_err(|e| RuntimeError::Session { what: what.into(), why: e.to_string() })
+    with_log(|| {
+        session_builder(threads, what)?
+            .commit_from_memory(bytes)
+            .map_err(|e| RuntimeError::Session { what: what.into(), why: e.to_string() })
+    })
 }

@@ -5,21 +5,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{ParserVerdict, init, launch, models, person_png, run};
+use common::{ParserVerdict, error_of, gt, init, launch, models, person_png, run};
 use gstgarmenttransfer::manifest::{Manifest, sha256_hex};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
-
-fn error_of(element: &str) -> String {
-    let pipeline = launch(&format!("videotestsrc num-buffers=2 ! video/x-raw,width=128,height=96 ! videoconvert ! {element} ! fakesink"));
-    let ended = run(&pipeline, TIMEOUT);
-    assert!(!ended.eos, "{element}: expected an error, the pipeline ran to the end");
-    ended.errors.join("\n")
-}
-
-fn gt(models: &std::path::Path, reference: &std::path::Path) -> String {
-    format!("garmenttransfer models={} reference={} execution-provider=cpu", models.display(), reference.display())
-}
 
 #[test]
 fn models_folder_and_files() {

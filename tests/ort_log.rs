@@ -32,4 +32,8 @@ fn onnx_runtime_logs_into_its_own_debug_category() {
     let ended = run(&pipeline, Duration::from_secs(120));
     assert!(ended.eos, "{:?}", ended.errors);
     assert!(seen.load(std::sync::atomic::Ordering::Relaxed) > 0, "no ONNX Runtime message reached garmenttransfer-ort");
+    // The route is scoped to the plugin's calls: the host application can still install its
+    // own process-wide subscriber.
+    let host = tracing_core::Dispatch::new(tracing_core::subscriber::NoSubscriber::default());
+    assert!(tracing_core::dispatcher::set_global_default(host).is_ok(), "the plugin installed a global tracing subscriber");
 }

@@ -19,13 +19,28 @@
  * `reference=shirt.jpg` (a photo of someone wearing the shirt) dresses the person in it, using
  * the shipped `models/`; the second `videoconvert ! x264enc ! mp4mux` writes H.264 in MP4.
  *
- * `reference` may change while PLAYING: the new photo is prepared off the streaming thread and
- * swapped in at a frame boundary; if it cannot be used, the old one stays and the element posts
- * a warning naming the file.
+ * `reference` may change while PLAYING: the new photo is prepared by the element's own worker
+ * thread (with its own parser and dense-pose sessions, so the stream never waits for it) and
+ * swapped in at a frame boundary; the latest request wins; if it cannot be used, the old one
+ * stays and the element posts a warning naming the file. The `stats` property says which photo
+ * is active.
+ *
+ * User files are read with limits: regular files only (no FIFO, device or endless file), at
+ * most 64 MiB for a photo and 1 GiB for a model, each within 10 s; photos are PNG or JPEG of at
+ * most 16384 pixels a side and 50 megapixels, at least 64x64, EXIF orientation applied. Model
+ * files are plain names inside the models folder, never links; each model runs once at start,
+ * and what it really outputs is checked against the contract.
+ *
+ * A frame whose inference fails passes through unchanged with a warning; after
+ * `max-consecutive-failures` such frames in a row the element errors out. The models stay
+ * loaded across stop and start while their folder, provider and files are unchanged, so a
+ * pipeline that cycles NULL-PLAYING for each customer does not reload them.
  */
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::mpsc;
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+use std::time::SystemTime;
 
 use gst::glib;
 use gst::prelude::*;
@@ -36,9 +51,11 @@ use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
 use super::{ExecutionProvider, Output};
-use crate::chain::{Chain, OutputMode, STAGES};
+use crate::chain::{Chain, OutputMode, STAGES, Stats};
+use crate::contract::{DENSEPOSE, MODELS, PARSER};
 use crate::frame::{FrameMut, PixelFormat, RgbImage};
-use crate::models::{self, Models};
+use crate::install::default_models;
+use crate::models::{self, ModelFiles, Models};
 use crate::reference::{Reference, read_image};
 
 static CAT: LazyLock<gst::DebugCategory> =
@@ -48,9 +65,12 @@ static CAT: LazyLock<gst::DebugCategory> =
 pub const MIN_SIDE: u32 = 64;
 /// Latency reported before the first frame has been timed: a `lite` frame on a 2-core CPU.
 const LATENCY_ESTIMATE_MS: u64 = 600;
+/// Default of `max-consecutive-failures`.
+const DEFAULT_MAX_FAILURES: u32 = 10;
 
-fn default_models() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models")
+/// A poisoned lock means a panic elsewhere already reported itself; the data is still usable.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[derive(Debug, Clone)]
@@ -61,6 +81,7 @@ struct Settings {
     device_id: i32,
     output: Output,
     background: Option<PathBuf>,
+    max_failures: u32,
 }
 
 impl Default for Settings {
@@ -72,24 +93,87 @@ impl Default for Settings {
             device_id: 0,
             output: Output::Composite,
             background: None,
+            max_failures: DEFAULT_MAX_FAILURES,
         }
     }
 }
 
+/// What the models were opened from: when nothing of it changed, a new start reuses them.
+#[derive(Debug, Clone, PartialEq)]
+struct ModelsKey {
+    dir: PathBuf,
+    provider: ExecutionProvider,
+    device_id: i32,
+    threads: usize,
+    /// Name, size, modification time and inode of every entry of the folder.
+    files: Vec<(std::ffi::OsString, u64, Option<SystemTime>, u64)>,
+}
+
+impl ModelsKey {
+    fn of(settings: &Settings, threads: usize) -> ModelsKey {
+        use std::os::unix::fs::MetadataExt;
+        let mut files: Vec<_> = std::fs::read_dir(&settings.models)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .take(256)
+                    .filter_map(|e| e.metadata().ok().map(|m| (e.file_name(), m.len(), m.modified().ok(), m.ino())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        ModelsKey { dir: settings.models.clone(), provider: settings.execution_provider, device_id: settings.device_id, threads, files }
+    }
+}
+
+/// Opened models, kept across stop and start.
+struct Loaded {
+    key: ModelsKey,
+    /// The five models, for the streaming thread.
+    models: Models,
+    /// Parser and dense pose again, for preparing references off the streaming thread.
+    front_end: Arc<Mutex<Models>>,
+}
+
+/// A reference photo to prepare; only the latest `generation` is applied.
+struct Request {
+    generation: u64,
+    path: PathBuf,
+}
+
+/// What the streaming thread owns between start and stop.
 struct State {
-    /// Shared with the thread that prepares a new reference.
-    chain: Arc<Mutex<Chain>>,
+    chain: Chain,
+    front_end: Arc<Mutex<Models>>,
+    key: ModelsKey,
+    /// The active reference: the worker exchanges the pointer, a frame takes a clone of it.
     reference: Arc<Mutex<Arc<Reference>>>,
-    background: Option<RgbImage>,
-    /// The background resized to the current frame size (shared with each frame, not copied).
+    background: Option<Arc<RgbImage>>,
+    /// The background resized to the last frame's size.
     background_fitted: Option<Arc<RgbImage>>,
     format: Option<PixelFormat>,
+    consecutive_failures: u32,
+}
+
+/// What `stats` reads: copied after each frame, so reading never waits for one.
+#[derive(Debug, Clone, Default)]
+struct Snapshot {
+    stats: Stats,
+    provider: &'static str,
+    failed: u64,
+    reference: Option<PathBuf>,
 }
 
 #[derive(Default)]
 pub struct GarmentTransfer {
     settings: Mutex<Settings>,
     state: Mutex<Option<State>>,
+    loaded: Mutex<Option<Loaded>>,
+    /// Requests to the reference worker while started.
+    requests: Mutex<Option<mpsc::Sender<Request>>>,
+    /// Generation of the latest reference request.
+    generation: Arc<AtomicU64>,
+    snapshot: Arc<Mutex<Snapshot>>,
     /// Mean processing time in microseconds, for the LATENCY query (0 before the first frame).
     latency_us: AtomicU64,
 }
@@ -111,54 +195,94 @@ fn output_mode(o: Output) -> OutputMode {
     }
 }
 
+fn provider_of(p: ExecutionProvider) -> models::ExecutionProvider {
+    match p {
+        ExecutionProvider::Auto => models::ExecutionProvider::Auto,
+        ExecutionProvider::Cuda => models::ExecutionProvider::Cuda,
+        ExecutionProvider::Cpu => models::ExecutionProvider::Cpu,
+    }
+}
+
+/// The reference worker: one per started element. Takes the latest request, prepares it with
+/// its own sessions, and swaps it in unless a newer request came meanwhile. Ends when the
+/// element stops (the sender is dropped); a request in progress then finishes unobserved.
+fn reference_worker(
+    requests: mpsc::Receiver<Request>,
+    front_end: Arc<Mutex<Models>>,
+    active: Arc<Mutex<Arc<Reference>>>,
+    latest: Arc<AtomicU64>,
+    snapshot: Arc<Mutex<Snapshot>>,
+    element: glib::WeakRef<super::GarmentTransfer>,
+) {
+    while let Ok(mut request) = requests.recv() {
+        while let Ok(newer) = requests.try_recv() {
+            request = newer;
+        }
+        let prepared = Reference::prepare(&request.path, &mut lock(&front_end));
+        if latest.load(Ordering::SeqCst) != request.generation {
+            continue; // A newer photo was set while this one was prepared.
+        }
+        let Some(element) = element.upgrade() else { return };
+        match prepared {
+            Ok(reference) => {
+                *lock(&active) = Arc::new(reference);
+                lock(&snapshot).reference = Some(request.path.clone());
+                gst::info!(CAT, obj = element, "reference is now {}", request.path.display());
+            }
+            Err(e) => {
+                gst::warning!(CAT, obj = element, "keeping the previous reference: {e}");
+                gst::element_warning!(element, gst::LibraryError::Settings, ("Keeping the previous reference: {}", e));
+            }
+        }
+    }
+}
+
 impl GarmentTransfer {
     fn latency(&self) -> gst::ClockTime {
         let us = self.latency_us.load(Ordering::Relaxed);
         if us == 0 { gst::ClockTime::from_mseconds(LATENCY_ESTIMATE_MS) } else { gst::ClockTime::from_useconds(us) }
     }
 
-    /// Prepare `path` as the new reference off the streaming thread; keep the old one if it fails.
-    fn swap_reference(&self, path: PathBuf) {
-        let (chain, slot) = {
-            let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            match state.as_ref() {
-                Some(s) => (s.chain.clone(), s.reference.clone()),
-                None => return, // Not started: start() loads it.
-            }
-        };
-        let element = self.obj().downgrade();
-        std::thread::spawn(move || {
-            let prepared = {
-                let mut chain = chain.lock().unwrap_or_else(|e| e.into_inner());
-                Reference::prepare(&path, &mut chain.models)
-            };
-            let Some(element) = element.upgrade() else { return };
-            match prepared {
-                Ok(reference) => {
-                    *slot.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(reference);
-                    gst::info!(CAT, obj = element, "reference is now {}", path.display());
-                }
-                Err(e) => {
-                    gst::warning!(CAT, obj = element, "keeping the previous reference: {e}");
-                    gst::element_warning!(element, gst::LibraryError::Settings, ("Keeping the previous reference: {}", e));
-                }
-            }
-        });
+    /// Ask the worker for `path` (latest wins). Before start there is no worker: start loads it.
+    fn request_reference(&self, path: PathBuf) {
+        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        if let Some(tx) = lock(&self.requests).as_ref() {
+            let _ = tx.send(Request { generation, path });
+        }
+    }
+
+    /// Models for `settings`: the ones kept from the last start when nothing changed.
+    fn models_for(&self, settings: &Settings, threads: usize) -> Result<Loaded, gst::ErrorMessage> {
+        let key = ModelsKey::of(settings, threads);
+        let kept = lock(&self.loaded).take();
+        if let Some(loaded) = kept.filter(|l| l.key == key) {
+            gst::debug!(CAT, imp = self, "models from {} kept from the last start", settings.models.display());
+            return Ok(loaded);
+        }
+        // Anything kept was dropped above, before the new models take memory.
+        let error = |e: models::ModelError| gst::error_msg!(gst::LibraryError::Settings, ("{}", e));
+        let files = ModelFiles::read(&settings.models).map_err(error)?;
+        let provider = provider_of(settings.execution_provider);
+        let models = Models::open(&files, &MODELS, provider, settings.device_id, threads).map_err(error)?;
+        // The front end runs where the models ended up (no second CUDA attempt), on one thread:
+        // it shares the machine with the stream.
+        let front_provider = if models.provider.name == "CUDA" { provider } else { models::ExecutionProvider::Cpu };
+        let front_end = Models::open(&files, &[PARSER, DENSEPOSE], front_provider, settings.device_id, 1).map_err(error)?;
+        Ok(Loaded { key, models, front_end: Arc::new(Mutex::new(front_end)) })
     }
 
     fn stats(&self) -> gst::Structure {
-        let mut s = gst::Structure::builder("garmenttransfer-stats");
-        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(state) = state.as_ref() {
-            let chain = state.chain.lock().unwrap_or_else(|e| e.into_inner());
-            let st = &chain.stats;
-            s = s.field("frames", st.frames).field("passed-through", st.passed_through).field("execution-provider", chain.models.provider.name);
-            for (i, stage) in STAGES.iter().enumerate() {
-                let name = stage.replace('_', "-");
-                s = s.field(format!("{name}-mean-ms"), st.mean_ms(i)).field(format!("{name}-last-ms"), st.last_ms[i]);
-            }
-        } else {
-            s = s.field("frames", 0u64).field("passed-through", 0u64);
+        let snap = lock(&self.snapshot).clone();
+        let st = &snap.stats;
+        let mut s = gst::Structure::builder("garmenttransfer-stats")
+            .field("frames", st.frames)
+            .field("passed-through", st.passed_through)
+            .field("failed", snap.failed)
+            .field("execution-provider", snap.provider)
+            .field("reference", snap.reference.map(|p| p.to_string_lossy().into_owned()).unwrap_or_default());
+        for (i, stage) in STAGES.iter().enumerate() {
+            let name = stage.replace('_', "-");
+            s = s.field(format!("{name}-mean-ms"), st.mean_ms(i)).field(format!("{name}-last-ms"), st.last_ms[i]);
         }
         s.build()
     }
@@ -170,18 +294,18 @@ impl ObjectImpl for GarmentTransfer {
             vec![
                 glib::ParamSpecString::builder("reference")
                     .nick("Reference photo")
-                    .blurb("Photo (any format the image crate reads) of a person wearing the upper garment to transfer. Required. May change while PLAYING: the new photo is prepared in the background; a bad one keeps the old and posts a warning")
+                    .blurb("Photo of a person wearing the upper garment to transfer: PNG or JPEG, a regular file of at most 64 MiB, at most 16384 pixels a side and 50 megapixels, at least 64x64, EXIF orientation applied. Required. May change while PLAYING: prepared in the background, the latest wins; a bad one keeps the old and posts a warning; setting the same path again retries it. Cannot be emptied while running")
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecString::builder("models")
                     .nick("Models folder")
-                    .blurb("Folder with the five ONNX models and manifest.json; each file is checked against the manifest (names, shapes, sha256)")
+                    .blurb("Folder with the five ONNX models and manifest.json; each file is checked against the manifest (plain names inside the folder, no links, at most 1 GiB, sha256) and run once against the contract. Default: the shipped models (installed: garmenttransfer/models beside the plugin or in the XDG data folders)")
                     .default_value(Some(default_models().to_string_lossy().as_ref()))
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecEnum::builder_with_default("execution-provider", ExecutionProvider::Auto)
                     .nick("Execution provider")
-                    .blurb("Where the models run: auto (CUDA when it initialises, else CPU with a warning saying why), cuda (an error without a usable GPU), cpu")
+                    .blurb("Where the models run: auto (CUDA when it starts, else CPU with a warning saying why: no driver, no device, bad device-id, out of memory), cuda (any of those is an error), cpu")
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecInt::builder("device-id")
@@ -199,12 +323,19 @@ impl ObjectImpl for GarmentTransfer {
                     .build(),
                 glib::ParamSpecString::builder("background")
                     .nick("Background plate")
-                    .blurb("Optional photo of the empty scene, same framing as the video; fills pixels the old garment leaves uncovered. Without it they are inpainted from their surroundings")
+                    .blurb("Optional photo of the empty scene, same framing as the video (PNG or JPEG, same limits as reference); fills pixels the old garment leaves uncovered. Without it they are inpainted from their surroundings")
                     .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("max-consecutive-failures")
+                    .nick("Failures before an error")
+                    .blurb("A frame whose inference fails passes through unchanged with a warning; this many failed frames in a row end the stream with an error (1: the first failure is an error)")
+                    .minimum(1)
+                    .default_value(DEFAULT_MAX_FAILURES)
+                    .mutable_playing()
                     .build(),
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Statistics")
-                    .blurb("Frames processed, frames passed through (nobody in them), execution provider, and mean and last milliseconds per stage: parser, densepose, transfer-parsing, warp, regrowth, composite")
+                    .blurb("Never waits for a frame. Frames processed, passed through (nobody in them), failed (inference error, passed through), execution provider, the active reference, and mean and last milliseconds per stage: parser, densepose, transfer-parsing, warp, regrowth, composite")
                     .read_only()
                     .build(),
             ]
@@ -217,29 +348,40 @@ impl ObjectImpl for GarmentTransfer {
         match pspec.name() {
             "reference" => {
                 let new = path(value);
-                let changed = {
-                    let mut s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
-                    let changed = s.reference != new;
-                    s.reference = new.clone();
-                    changed
-                };
-                if let (true, Some(p)) = (changed, new) {
-                    self.swap_reference(p);
+                let running = lock(&self.requests).is_some();
+                match (new, running) {
+                    (Some(p), true) => {
+                        lock(&self.settings).reference = Some(p.clone());
+                        // Also when it equals the current value: a fixed file is retried.
+                        self.request_reference(p);
+                    }
+                    (None, true) => {
+                        let kept = lock(&self.settings).reference.clone();
+                        let kept = kept.map(|p| p.display().to_string()).unwrap_or_default();
+                        gst::warning!(CAT, imp = self, "the reference cannot be emptied while running; keeping {kept}");
+                        gst::element_imp_warning!(self, gst::LibraryError::Settings, ("The reference cannot be emptied while running; keeping {}", kept));
+                    }
+                    (p, false) => {
+                        lock(&self.settings).reference = p;
+                        self.generation.fetch_add(1, Ordering::SeqCst);
+                    }
                 }
             }
-            "models" => self.settings.lock().unwrap_or_else(|e| e.into_inner()).models = path(value).unwrap_or_else(default_models),
-            "execution-provider" => {
-                self.settings.lock().unwrap_or_else(|e| e.into_inner()).execution_provider = value.get().unwrap_or_default()
-            }
-            "device-id" => self.settings.lock().unwrap_or_else(|e| e.into_inner()).device_id = value.get().unwrap_or(0),
-            "output" => self.settings.lock().unwrap_or_else(|e| e.into_inner()).output = value.get().unwrap_or_default(),
-            "background" => self.settings.lock().unwrap_or_else(|e| e.into_inner()).background = path(value),
+            "models" => lock(&self.settings).models = path(value).unwrap_or_else(default_models),
+            "execution-provider" => lock(&self.settings).execution_provider = value.get().unwrap_or_default(),
+            "device-id" => lock(&self.settings).device_id = value.get().unwrap_or(0),
+            "output" => lock(&self.settings).output = value.get().unwrap_or_default(),
+            "background" => lock(&self.settings).background = path(value),
+            "max-consecutive-failures" => lock(&self.settings).max_failures = value.get::<u32>().unwrap_or(DEFAULT_MAX_FAILURES).max(1),
             other => gst::warning!(CAT, imp = self, "no property {other}"),
         }
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
-        let s = self.settings.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if pspec.name() == "stats" {
+            return self.stats().to_value();
+        }
+        let s = lock(&self.settings).clone();
         let show = |p: &Option<PathBuf>| p.as_ref().map(|p| p.to_string_lossy().into_owned());
         match pspec.name() {
             "reference" => show(&s.reference).to_value(),
@@ -248,7 +390,7 @@ impl ObjectImpl for GarmentTransfer {
             "device-id" => s.device_id.to_value(),
             "output" => s.output.to_value(),
             "background" => show(&s.background).to_value(),
-            "stats" => self.stats().to_value(),
+            "max-consecutive-failures" => s.max_failures.to_value(),
             _ => glib::Value::from_type(pspec.value_type()),
         }
     }
@@ -309,15 +451,20 @@ impl BaseTransformImpl for GarmentTransfer {
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let settings = self.settings.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let provider = match settings.execution_provider {
-            ExecutionProvider::Auto => models::ExecutionProvider::Auto,
-            ExecutionProvider::Cuda => models::ExecutionProvider::Cuda,
-            ExecutionProvider::Cpu => models::ExecutionProvider::Cpu,
-        };
+        let settings = lock(&self.settings).clone();
+        let generation = self.generation.load(Ordering::SeqCst);
         let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        let mut models = Models::load(&settings.models, provider, settings.device_id, threads)
-            .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{}", e)))?;
+        match crate::runtime::loaded() {
+            Ok(l) => {
+                for w in &l.warnings {
+                    gst::warning!(CAT, imp = self, "{w}");
+                    gst::element_imp_warning!(self, gst::LibraryError::Init, ("{}", w));
+                }
+            }
+            Err(e) => return Err(gst::error_msg!(gst::LibraryError::Init, ("{}", e))),
+        }
+        let loaded = self.models_for(&settings, threads)?;
+        let models = &loaded.models;
         gst::info!(CAT, imp = self, "models from {} on {}", settings.models.display(), models.provider.name);
         if models.manifest.untrained {
             gst::element_imp_warning!(
@@ -327,34 +474,67 @@ impl BaseTransformImpl for GarmentTransfer {
             );
         }
         if let Some(why) = &models.provider.fallback {
-            gst::debug!(CAT, imp = self, "CUDA did not initialise: {why}");
+            gst::debug!(CAT, imp = self, "CUDA did not start: {why}");
             gst::element_imp_warning!(self, gst::LibraryError::Init, ("CUDA is not available, running on the CPU: {}", why));
         }
-        let path = settings.reference.ok_or_else(|| {
-            gst::error_msg!(gst::LibraryError::Settings, ("No reference photo: set the 'reference' property to a photo of a person wearing the garment"))
-        })?;
-        let reference = Reference::prepare(&path, &mut models).map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{}", e)))?;
-        let background = match &settings.background {
-            Some(p) => Some(read_image(p).map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("background plate: {}", e)))?),
-            None => None,
+        let Loaded { key, models, front_end } = loaded;
+        let keep = |models: Models| *lock(&self.loaded) = Some(Loaded { key: key.clone(), models, front_end: front_end.clone() });
+        let Some(path) = settings.reference.clone() else {
+            keep(models);
+            return Err(gst::error_msg!(
+                gst::LibraryError::Settings,
+                ("No reference photo: set the 'reference' property to a photo of a person wearing the garment")
+            ));
         };
-        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(State {
-            chain: Arc::new(Mutex::new(Chain::new(models))),
-            reference: Arc::new(Mutex::new(Arc::new(reference))),
-            background,
+        let prepared = Reference::prepare(&path, &mut lock(&front_end));
+        let background = settings.background.as_ref().map(|p| read_image(p).map_err(|e| format!("background plate: {e}")));
+        let (reference, background) = match (prepared, background.transpose()) {
+            (Ok(r), Ok(b)) => (r, b),
+            (Err(e), _) => {
+                keep(models);
+                return Err(gst::error_msg!(gst::LibraryError::Settings, ("{}", e)));
+            }
+            (_, Err(e)) => {
+                keep(models);
+                return Err(gst::error_msg!(gst::LibraryError::Settings, ("{}", e)));
+            }
+        };
+        let provider = models.provider.name;
+        let reference = Arc::new(Mutex::new(Arc::new(reference)));
+        *lock(&self.snapshot) = Snapshot { provider, reference: Some(path.clone()), ..Snapshot::default() };
+        let (tx, rx) = mpsc::channel();
+        let (worker_front, worker_active, latest, snapshot, element) =
+            (front_end.clone(), reference.clone(), self.generation.clone(), self.snapshot.clone(), self.obj().downgrade());
+        std::thread::Builder::new()
+            .name("garmenttransfer-reference".into())
+            .spawn(move || reference_worker(rx, worker_front, worker_active, latest, snapshot, element))
+            .map_err(|e| gst::error_msg!(gst::CoreError::Thread, ("cannot start the reference worker: {}", e)))?;
+        *lock(&self.state) = Some(State {
+            chain: Chain::new(models),
+            front_end,
+            key,
+            reference,
+            background: background.map(Arc::new),
             background_fitted: None,
             format: None,
+            consecutive_failures: 0,
         });
-        // A reference set while the models were loading is taken up now.
-        let current = self.settings.lock().unwrap_or_else(|e| e.into_inner()).reference.clone();
-        if let Some(newer) = current.filter(|p| *p != path) {
-            self.swap_reference(newer);
+        *lock(&self.requests) = Some(tx);
+        // A reference set while this start ran is taken up now.
+        if self.generation.load(Ordering::SeqCst) != generation {
+            if let Some(newer) = lock(&self.settings).reference.clone().filter(|p| *p != path) {
+                self.request_reference(newer);
+            }
         }
         Ok(())
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
-        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        // Dropping the sender ends the worker (at once when idle; after its photo otherwise).
+        *lock(&self.requests) = None;
+        if let Some(state) = lock(&self.state).take() {
+            *lock(&self.loaded) = Some(Loaded { key: state.key, models: state.chain.models, front_end: state.front_end });
+        }
         self.latency_us.store(0, Ordering::Relaxed);
         Ok(())
     }
@@ -396,42 +576,77 @@ impl VideoFilterImpl for GarmentTransfer {
             other => return Err(gst::loggable_error!(CAT, "unsupported format {other:?}")),
         };
         gst::info!(CAT, imp = self, "caps: {}x{} {:?}", in_info.width(), in_info.height(), in_info.format());
-        if let Some(state) = self.state.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        if let Some(state) = lock(&self.state).as_mut() {
             state.format = Some(format);
-            state.background_fitted = state.background.as_ref().map(|b| Arc::new(b.resized(in_info.width() as usize, in_info.height() as usize)));
         }
         Ok(())
     }
 
     fn transform_frame_ip(&self, frame: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let mode = output_mode(self.settings.lock().unwrap_or_else(|e| e.into_inner()).output);
-        let (chain, reference, background, format) = {
-            let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            let state = state.as_ref().ok_or(gst::FlowError::NotNegotiated)?;
-            let reference = state.reference.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            (state.chain.clone(), reference, state.background_fitted.clone(), state.format.ok_or(gst::FlowError::NotNegotiated)?)
+        let (mode, max_failures) = {
+            let s = lock(&self.settings);
+            (output_mode(s.output), s.max_failures)
         };
+        // The frame's own geometry: a buffer's video meta may differ from the caps.
         let (width, height) = (frame.width() as usize, frame.height() as usize);
-        let stride = frame.plane_stride()[0] as usize;
+        let stride = frame.plane_stride()[0] as isize;
+        let mut guard = lock(&self.state);
+        let state = guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
+        let format = state.format.ok_or(gst::FlowError::NotNegotiated)?;
+        if let Some(bg) = &state.background {
+            if state.background_fitted.as_ref().is_none_or(|f| f.width != width || f.height != height) {
+                state.background_fitted = Some(Arc::new(bg.resized(width, height)));
+            }
+        }
+        let reference = lock(&state.reference).clone();
         let data = frame.plane_data_mut(0).map_err(|_| gst::FlowError::Error)?;
-        let mut view = FrameMut { data, width, height, stride, format };
-        let mut chain = chain.lock().unwrap_or_else(|e| e.into_inner());
         let start = std::time::Instant::now();
-        match chain.process(&mut view, &reference, background.as_deref(), mode) {
+        let result = FrameMut::new(data, width, height, stride, format)
+            .map_err(crate::models::ModelError::from)
+            .and_then(|mut view| state.chain.process(&mut view, &reference, state.background_fitted.as_deref(), mode));
+        let failures = match &result {
+            Ok(_) => 0,
+            Err(_) => state.consecutive_failures + 1,
+        };
+        state.consecutive_failures = failures;
+        let stats = state.chain.stats.clone();
+        let provider = state.chain.models.provider.name;
+        drop(guard);
+        // No lock is held from here on: a bus handler may read `stats` or change state.
+        let mean_us = (stats.mean_frame_ms() * 1e3) as u64;
+        {
+            let mut snap = lock(&self.snapshot);
+            snap.stats = stats;
+            snap.provider = provider;
+            if result.is_err() {
+                snap.failed += 1;
+            }
+        }
+        match result {
             Ok(outcome) => {
                 gst::trace!(CAT, imp = self, "{outcome:?} in {:?}", start.elapsed());
-                let mean_us = (chain.stats.mean_frame_ms() * 1e3) as u64;
                 let before = self.latency_us.swap(mean_us, Ordering::Relaxed);
                 // Tell the pipeline when the first measurement replaces the estimate.
                 if before == 0 && mean_us > 0 {
-                    drop(chain);
                     let _ = self.obj().post_message(gst::message::Latency::builder().src(&*self.obj()).build());
                 }
                 Ok(gst::FlowSuccess::Ok)
             }
-            Err(e) => {
-                gst::element_imp_error!(self, gst::LibraryError::Failed, ("{}", e));
+            Err(e @ crate::models::ModelError::Frame(_)) => {
+                gst::element_imp_error!(self, gst::StreamError::Format, ("{}", e));
                 Err(gst::FlowError::Error)
+            }
+            Err(e) if failures >= max_failures => {
+                gst::element_imp_error!(self, gst::LibraryError::Failed, ("{} frames in a row failed; the last: {}", failures, e));
+                Err(gst::FlowError::Error)
+            }
+            Err(e) => {
+                // The chain writes the frame only after every model ran: it is unchanged.
+                gst::warning!(CAT, imp = self, "frame passed through unchanged: {e}");
+                if failures == 1 {
+                    gst::element_imp_warning!(self, gst::LibraryError::Failed, ("Frame passed through unchanged: {}", e));
+                }
+                Ok(gst::FlowSuccess::Ok)
             }
         }
     }

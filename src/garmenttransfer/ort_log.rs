@@ -5,6 +5,7 @@ use std::sync::LazyLock;
 
 use tracing_core::field::{Field, Visit};
 use tracing_core::span::{Attributes, Id, Record};
+use tracing_core::subscriber::Interest;
 use tracing_core::{Event, Level, Metadata, Subscriber};
 
 pub static ORT_CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -39,6 +40,11 @@ fn gst_level(level: &Level) -> gst::DebugLevel {
 }
 
 impl Subscriber for GstSubscriber {
+    // Asked at every event, not cached per call site: the category's threshold can change at
+    // run time (`gst::log::set_threshold_for_name`, `GST_DEBUG`).
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        if metadata.target().starts_with("ort") { Interest::sometimes() } else { Interest::never() }
+    }
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
         metadata.target().starts_with("ort") && ORT_CAT.threshold() >= gst_level(metadata.level())
     }
@@ -56,8 +62,10 @@ impl Subscriber for GstSubscriber {
     fn exit(&self, _span: &Id) {}
 }
 
-/// Install the route, unless the application already installed its own `tracing` subscriber.
+/// Install the route, scoped to the threads and calls that enter ONNX Runtime through this
+/// plugin (`runtime::with_log`): no process-wide subscriber, so a host application that installs
+/// its own `tracing` subscriber keeps it.
 pub fn install() {
     LazyLock::force(&ORT_CAT);
-    let _ = tracing_core::dispatcher::set_global_default(tracing_core::Dispatch::new(GstSubscriber));
+    crate::runtime::set_log_dispatch(tracing_core::Dispatch::new(GstSubscriber));
 }

@@ -108,6 +108,170 @@ pub fn run(pipeline: &gst::Pipeline, timeout: Duration) -> Ended {
     ended
 }
 
+/// The error a pipeline of two 128x96 test frames through `element` ends with.
+pub fn error_of(element: &str) -> String {
+    let pipeline = launch(&format!("videotestsrc num-buffers=2 ! video/x-raw,width=128,height=96 ! videoconvert ! {element} ! fakesink"));
+    let ended = run(&pipeline, Duration::from_secs(120));
+    assert!(!ended.eos, "{element}: expected an error, the pipeline ran to the end");
+    ended.errors.join("\n")
+}
+
+/// The element on the CPU with `models` and `reference`.
+pub fn gt(models: &Path, reference: &Path) -> String {
+    format!("garmenttransfer models={} reference={} execution-provider=cpu", models.display(), reference.display())
+}
+
 pub fn launch(description: &str) -> gst::Pipeline {
     gst::parse::launch(description).unwrap().downcast::<gst::Pipeline>().unwrap()
+}
+
+/// Hand-written parser models that break the contract in ways the exporter never would: what a
+/// model from elsewhere may do. Each replaces `parser.onnx` in a models folder (manifest
+/// checksum updated, so only the model's behaviour is wrong).
+pub mod parsers {
+    use garment_training::onnx::proto::*;
+    use prost::Message;
+
+    fn dims(d: &[Option<i64>]) -> Option<TypeProto> {
+        dims_typed(d, data_type::FLOAT)
+    }
+
+    fn dims_typed(d: &[Option<i64>], elem_type: i32) -> Option<TypeProto> {
+        let dim = d
+            .iter()
+            .map(|v| Dimension { value: Some(match v { Some(n) => dimension::Value::DimValue(*n), None => dimension::Value::DimParam("N".into()) }) })
+            .collect();
+        Some(TypeProto { tensor_type: Some(TypeProtoTensor { elem_type, shape: Some(TensorShapeProto { dim }) }) })
+    }
+
+    fn node(op: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>) -> NodeProto {
+        NodeProto { input: inputs.iter().map(|s| s.to_string()).collect(), output: vec![output.into()], name: output.into(), op_type: op.into(), attribute }
+    }
+
+    fn int_attr(name: &str, i: i64) -> AttributeProto {
+        AttributeProto { name: name.into(), i, r#type: attribute_type::INT, ..Default::default() }
+    }
+
+    fn ints_attr(name: &str, ints: &[i64]) -> AttributeProto {
+        AttributeProto { name: name.into(), ints: ints.to_vec(), r#type: attribute_type::INTS, ..Default::default() }
+    }
+
+    fn floats(name: &str, dims: &[i64], v: &[f32]) -> TensorProto {
+        TensorProto { dims: dims.to_vec(), data_type: data_type::FLOAT, name: name.into(), raw_data: v.iter().flat_map(|x| x.to_le_bytes()).collect() }
+    }
+
+    fn int64s(name: &str, v: &[i64]) -> TensorProto {
+        TensorProto { dims: vec![v.len() as i64], data_type: data_type::INT64, name: name.into(), raw_data: v.iter().flat_map(|x| x.to_le_bytes()).collect() }
+    }
+
+    /// A 1x1 convolution whose logits say "upper garment" everywhere.
+    fn garment_conv(stride: i64) -> (NodeProto, Vec<TensorProto>) {
+        let mut bias = vec![0.0f32; 7];
+        bias[gstgarmenttransfer::contract::ParsingGroup::UpperGarment as usize] = 10.0;
+        let conv = node("Conv", &["image", "w", "b"], "logits", vec![ints_attr("strides", &[stride, stride]), ints_attr("kernel_shape", &[1, 1])]);
+        (conv, vec![floats("w", &[7, 3, 1, 1], &[0.0; 21]), floats("b", &[7], &bias)])
+    }
+
+    fn model(nodes: Vec<NodeProto>, initializer: Vec<TensorProto>, input: Option<TypeProto>, output: Option<TypeProto>) -> Vec<u8> {
+        let graph = GraphProto {
+            node: nodes,
+            name: "parser".into(),
+            initializer,
+            input: vec![ValueInfoProto { name: "image".into(), r#type: input }],
+            output: vec![ValueInfoProto { name: "parsing_logits".into(), r#type: output }],
+            ..Default::default()
+        };
+        ModelProto {
+            ir_version: 10,
+            producer_name: "test".into(),
+            graph: Some(graph),
+            opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 18 }],
+            ..Default::default()
+        }
+        .encode_to_vec()
+    }
+
+    fn rename_output(mut nodes: Vec<NodeProto>) -> Vec<NodeProto> {
+        if let Some(last) = nodes.last_mut() {
+            last.output = vec!["parsing_logits".into()];
+        }
+        nodes
+    }
+
+    /// Declares `[N, 7, H, W]` and outputs `[N, 7, 2H, W/2]`: a Reshape to a shape computed
+    /// from the pixels, so that no shape inference can see it before it runs.
+    pub fn lying_about_its_shape(h: i64, w: i64) -> Vec<u8> {
+        let (conv, mut init) = garment_conv(1);
+        init.push(floats("floor", &[], &[-10.0]));
+        init.push(int64s("taller_narrower", &[0, 0, h, -w / 2]));
+        let nodes = vec![
+            conv,
+            node("ReduceMean", &["image"], "mean", vec![int_attr("keepdims", 0)]),
+            node("Greater", &["mean", "floor"], "always", vec![]),
+            node("Cast", &["always"], "k", vec![int_attr("to", 7)]),
+            node("Mul", &["k", "taller_narrower"], "delta", vec![]),
+            node("Shape", &["logits"], "shape", vec![]),
+            node("Add", &["shape", "delta"], "new_shape", vec![]),
+            node("Reshape", &["logits", "new_shape"], "parsing_logits", vec![]),
+        ];
+        model(nodes, init, dims(&[None, Some(3), Some(h), Some(w)]), dims(&[None, Some(7), Some(h), Some(w)]))
+    }
+
+    /// Outputs float16.
+    pub fn float16_output(h: i64, w: i64) -> Vec<u8> {
+        let (conv, init) = garment_conv(1);
+        let cast = node("Cast", &["logits"], "parsing_logits", vec![int_attr("to", 10)]);
+        model(vec![conv, cast], init, dims(&[None, Some(3), Some(h), Some(w)]), dims_typed(&[None, Some(7), Some(h), Some(w)], 10))
+    }
+
+    /// Takes only a batch of two.
+    pub fn batch_of_two(h: i64, w: i64) -> Vec<u8> {
+        let (conv, init) = garment_conv(1);
+        model(rename_output(vec![conv]), init, dims(&[Some(2), Some(3), Some(h), Some(w)]), dims(&[Some(2), Some(7), Some(h), Some(w)]))
+    }
+
+    /// Sees a garment everywhere, and fails (a Reshape to a shape computed from the pixels)
+    /// when the mean of the model input is above 0.5: bright frames.
+    pub fn failing_on_bright_frames(h: i64, w: i64) -> Vec<u8> {
+        let (conv, mut init) = garment_conv(1);
+        init.push(floats("half", &[], &[0.5]));
+        init.push(int64s("one_more_channel", &[0, 1, 0, 0]));
+        let nodes = vec![
+            conv,
+            node("ReduceMean", &["image"], "mean", vec![int_attr("keepdims", 0)]),
+            node("Greater", &["mean", "half"], "bright", vec![]),
+            node("Cast", &["bright"], "k", vec![int_attr("to", 7)]),
+            node("Mul", &["k", "one_more_channel"], "delta", vec![]),
+            node("Shape", &["logits"], "shape", vec![]),
+            node("Add", &["shape", "delta"], "new_shape", vec![]),
+            node("Reshape", &["logits", "new_shape"], "parsing_logits", vec![]),
+        ];
+        model(nodes, init, dims(&[None, Some(3), Some(h), Some(w)]), dims(&[None, Some(7), Some(h), Some(w)]))
+    }
+
+    /// Put `bytes` in `dir` as its parser, the manifest's checksum updated.
+    pub fn install(dir: &std::path::Path, bytes: &[u8]) {
+        use gstgarmenttransfer::manifest::{Manifest, sha256_hex};
+        std::fs::write(dir.join("parser.onnx"), bytes).unwrap();
+        let mut manifest = Manifest::read(dir).unwrap();
+        manifest.models.get_mut("parser").unwrap().sha256 = sha256_hex(bytes);
+        manifest.write(dir).unwrap();
+    }
+}
+
+/// A flat grey picture (mean 0 in the models' [-1, 1]) written as PNG.
+pub fn grey_png(dir: &Path, name: &str, w: u32, h: u32) -> PathBuf {
+    let path = dir.join(name);
+    image::RgbImage::from_pixel(w, h, image::Rgb([128, 128, 128])).save(&path).unwrap();
+    path
+}
+
+/// Resident memory (KiB), threads and open file descriptors of this process.
+pub fn process_usage() -> (u64, usize, usize) {
+    let rss = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .unwrap_or(0);
+    let count = |d: &str| std::fs::read_dir(d).map(|e| e.count()).unwrap_or(0);
+    (rss, count("/proc/self/task"), count("/proc/self/fd"))
 }
