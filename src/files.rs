@@ -20,7 +20,7 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]
 pub enum FileError {
-    #[error("{path}: {why}")]
+    #[error("{path}: cannot read it: {why}")]
     Io { path: PathBuf, why: String },
     #[error("{path}: is {kind}, expected a regular file")]
     NotRegular { path: PathBuf, kind: &'static str },
