@@ -69,12 +69,14 @@ pub fn composite(src: &RgbImage, out: &mut RgbImage, fit: &Letterbox, t: &Transf
     let flow = t.flow.as_slice().unwrap_or(&[]);
     let (flow_x, flow_y) = (&flow[..n], &flow[n..2 * n]);
     let fw = src.width;
-    out.data.par_chunks_mut(fw * 3).enumerate().for_each(|(y, row)| {
+    // Model outputs reach only the frame pixels inside the model's view (the crop).
+    let (rx0, ry0, rx1, ry1) = fit.source_rect(src.width, src.height);
+    out.data.par_chunks_mut(fw * 3).enumerate().skip(ry0).take(ry1.saturating_sub(ry0)).for_each(|(y, row)| {
         let (g_new, s_new, s_old, unc) = (field(&new_garment, w, h), field(&new_skin, w, h), field(&old_skin, w, h), field(&uncovered, w, h));
         let (fx, fy) = (field(flow_x, w, h), field(flow_y, w, h));
         let fills: Vec<Field> = fill.iter().map(|c| field(c, w, h)).collect();
         let regrown: Option<Vec<Field>> = regrown.as_ref().map(|r| r.iter().map(|c| field(c, w, h)).collect());
-        for x in 0..fw {
+        for x in rx0..rx1 {
             let (mx, my) = fit.to_model(x as f32 + 0.5, y as f32 + 0.5);
             let mut px: [f32; 3] = std::array::from_fn(|c| src.data[(y * fw + x) * 3 + c] as f32);
             if layers.fill {
@@ -128,14 +130,35 @@ pub const GROUP_COLOURS: [[u8; 3]; 7] =
 /// Paint a model-resolution parsing over the frame (nearest model pixel).
 pub fn draw_parsing(frame: &mut RgbImage, fit: &Letterbox, parsing: &[u8]) {
     let fw = frame.width;
-    frame.data.par_chunks_mut(fw * 3).enumerate().for_each(|(y, row)| {
-        for x in 0..fw {
+    let (rx0, ry0, rx1, ry1) = fit.source_rect(frame.width, frame.height);
+    frame.data.par_chunks_mut(fw * 3).enumerate().skip(ry0).take(ry1.saturating_sub(ry0)).for_each(|(y, row)| {
+        for x in rx0..rx1 {
             let (mx, my) = fit.to_model(x as f32 + 0.5, y as f32 + 0.5);
             let (mx, my) = ((mx as usize).min(fit.width - 1), (my as usize).min(fit.height - 1));
             let colour = GROUP_COLOURS[parsing[my * fit.width + mx] as usize % 7];
             row[x * 3..x * 3 + 3].copy_from_slice(&colour);
         }
     });
+}
+
+/// A two-pixel frame around `(x0, y0, x1, y1)` (end exclusive).
+pub fn draw_box(frame: &mut RgbImage, (x0, y0, x1, y1): (usize, usize, usize, usize), colour: [u8; 3]) {
+    let w = frame.width;
+    let mut put = |x: usize, y: usize| {
+        if x < frame.width && y < frame.height {
+            frame.data[(y * w + x) * 3..(y * w + x) * 3 + 3].copy_from_slice(&colour);
+        }
+    };
+    for t in 0..2 {
+        for x in x0..x1 {
+            put(x, y0 + t);
+            put(x, (y1.max(1) - 1).saturating_sub(t));
+        }
+        for y in y0..y1 {
+            put(x0 + t, y);
+            put((x1.max(1) - 1).saturating_sub(t), y);
+        }
+    }
 }
 
 /// Input and output side by side in one frame of the same size: each at half scale, centred.

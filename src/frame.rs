@@ -178,6 +178,30 @@ impl Letterbox {
         }
     }
 
+    /// The square-pixel crop `[x0, x1) x [y0, y1)` of the source (it may reach past the source's
+    /// edges: the model input is padded there), stretched to the model's `width` x `height`.
+    /// The crop's aspect should be the model's; the scale follows its height.
+    pub fn crop(x0: f32, y0: f32, x1: f32, y1: f32, width: usize, height: usize) -> Letterbox {
+        let scale = height as f32 / (y1 - y0).max(1e-3);
+        let cx = (x0 + x1) / 2.0;
+        Letterbox { scale, offset_x: width as f32 / 2.0 - cx * scale, offset_y: -y0 * scale, width, height }
+    }
+
+    /// The source pixels `(x0, y0, x1, y1)` (end exclusive) that lie inside the model's input,
+    /// within a `src_w` x `src_h` source: the only pixels model outputs can change.
+    pub fn source_rect(&self, src_w: usize, src_h: usize) -> (usize, usize, usize, usize) {
+        let (ax, ay) = self.to_source(0.0, 0.0);
+        let (bx, by) = self.to_source(self.width as f32, self.height as f32);
+        let clamp = |v: f32, hi: usize| (v.max(0.0) as usize).min(hi);
+        (clamp(ax.floor(), src_w), clamp(ay.floor(), src_h), clamp(bx.ceil(), src_w), clamp(by.ceil(), src_h))
+    }
+
+    /// Whether model coordinates lie inside the model's input.
+    #[inline]
+    pub fn inside(&self, mx: f32, my: f32) -> bool {
+        mx >= 0.0 && my >= 0.0 && mx <= self.width as f32 && my <= self.height as f32
+    }
+
     /// Source pixel coordinates (continuous) to model pixel coordinates.
     #[inline]
     pub fn to_model(&self, x: f32, y: f32) -> (f32, f32) {

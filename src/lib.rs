@@ -15,12 +15,14 @@ pub mod composite;
 pub mod contract;
 pub mod files;
 pub mod frame;
+pub mod framing;
 pub mod install;
 pub mod manifest;
 pub mod maps;
 pub mod models;
 pub mod reference;
 pub mod runtime;
+pub mod temporal;
 
 #[cfg(feature = "gst")]
 pub mod garmenttransfer;

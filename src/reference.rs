@@ -10,6 +10,7 @@ use ndarray::Array4;
 use crate::contract::{DENSEPOSE, PARSER, POSE_PARTS, ParsingGroup};
 use crate::files::{FileError, Links, READ_TIMEOUT, read_regular};
 use crate::frame::{Letterbox, RgbImage};
+use crate::framing::{crop_fit, largest_person};
 use crate::maps::{argmax, mask_of, one_hot};
 use crate::models::{ModelError, Models};
 
@@ -130,9 +131,16 @@ impl Reference {
 
     pub fn from_image(path: &Path, image: RgbImage, models: &mut Models) -> Result<Reference, ReferenceError> {
         let (h, w) = models.resolution();
-        let fit = Letterbox::new(image.width, image.height, w, h);
-        let input = fit.model_input(&image);
-        let parsing = argmax(&models.run(&PARSER, &[input.view()])?[0].view());
+        // Any framing: find the person in the whole photo, then look again at a crop around them.
+        let whole = Letterbox::new(image.width, image.height, w, h);
+        let mut input = whole.model_input(&image);
+        let mut parsing = argmax(&models.run(&PARSER, &[input.view()])?[0].view());
+        let mut fit = whole;
+        if let Some(crop) = largest_person(&parsing, &whole).and_then(|(person, _)| crop_fit(person, image.width, image.height, &whole)) {
+            fit = crop;
+            input = fit.model_input(&image);
+            parsing = argmax(&models.run(&PARSER, &[input.view()])?[0].view());
+        }
         let pose_ids = argmax(&models.run(&DENSEPOSE, &[input.view()])?[0].view());
         let garment_mask = mask_of(&parsing, &[ParsingGroup::UpperGarment.id()], h, w);
         let pixels = garment_mask.iter().filter(|&&v| v > 0.5).count();

@@ -82,6 +82,8 @@ struct Settings {
     output: Output,
     background: Option<PathBuf>,
     max_failures: u32,
+    follow_person: bool,
+    temporal_smoothing: bool,
 }
 
 impl Default for Settings {
@@ -94,6 +96,8 @@ impl Default for Settings {
             output: Output::Composite,
             background: None,
             max_failures: DEFAULT_MAX_FAILURES,
+            follow_person: true,
+            temporal_smoothing: true,
         }
     }
 }
@@ -192,6 +196,7 @@ fn output_mode(o: Output) -> OutputMode {
         Output::TransferParsing => OutputMode::TransferParsing,
         Output::WarpedGarment => OutputMode::WarpedGarment,
         Output::SideBySide => OutputMode::SideBySide,
+        Output::Framing => OutputMode::Framing,
     }
 }
 
@@ -280,6 +285,9 @@ impl GarmentTransfer {
             .field("failed", snap.failed)
             .field("execution-provider", snap.provider)
             .field("reference", snap.reference.map(|p| p.to_string_lossy().into_owned()).unwrap_or_default());
+        if let Some([x, y, w, h]) = st.crop {
+            s = s.field("crop-x", x as f64).field("crop-y", y as f64).field("crop-width", w as f64).field("crop-height", h as f64);
+        }
         for (i, stage) in STAGES.iter().enumerate() {
             let name = stage.replace('_', "-");
             s = s.field(format!("{name}-mean-ms"), st.mean_ms(i)).field(format!("{name}-last-ms"), st.last_ms[i]);
@@ -333,9 +341,21 @@ impl ObjectImpl for GarmentTransfer {
                     .default_value(DEFAULT_MAX_FAILURES)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecBoolean::builder("follow-person")
+                    .nick("Follow the person")
+                    .blurb("Run the models on a crop around the person (found in the whole frame, then followed from frame to frame, smoothed, reset at shot cuts); of several separate people the largest is followed. Off: the whole frame, letterboxed")
+                    .default_value(true)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecBoolean::builder("temporal-smoothing")
+                    .nick("Temporal smoothing")
+                    .blurb("Blend parsings and the garment's flow with the previous frame's where the picture did not move (up to 60%, none where it moved), so the output holds still without lagging")
+                    .default_value(true)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Statistics")
-                    .blurb("Never waits for a frame. Frames processed, passed through (nobody in them), failed (inference error, passed through), execution provider, the active reference, and mean and last milliseconds per stage: parser, densepose, transfer-parsing, warp, regrowth, composite")
+                    .blurb("Never waits for a frame. Frames processed, passed through (nobody in them, or nobody taller than 32 pixels), failed (inference error, passed through), execution provider, the active reference, the last crop (crop-x, crop-y, crop-width, crop-height in frame pixels; absent when nobody was found), and mean and last milliseconds per stage: parser, densepose, transfer-parsing, warp, regrowth, composite")
                     .read_only()
                     .build(),
             ]
@@ -373,6 +393,8 @@ impl ObjectImpl for GarmentTransfer {
             "output" => lock(&self.settings).output = value.get().unwrap_or_default(),
             "background" => lock(&self.settings).background = path(value),
             "max-consecutive-failures" => lock(&self.settings).max_failures = value.get::<u32>().unwrap_or(DEFAULT_MAX_FAILURES).max(1),
+            "follow-person" => lock(&self.settings).follow_person = value.get().unwrap_or(true),
+            "temporal-smoothing" => lock(&self.settings).temporal_smoothing = value.get().unwrap_or(true),
             other => gst::warning!(CAT, imp = self, "no property {other}"),
         }
     }
@@ -391,6 +413,8 @@ impl ObjectImpl for GarmentTransfer {
             "output" => s.output.to_value(),
             "background" => show(&s.background).to_value(),
             "max-consecutive-failures" => s.max_failures.to_value(),
+            "follow-person" => s.follow_person.to_value(),
+            "temporal-smoothing" => s.temporal_smoothing.to_value(),
             _ => glib::Value::from_type(pspec.value_type()),
         }
     }
@@ -539,6 +563,16 @@ impl BaseTransformImpl for GarmentTransfer {
         Ok(())
     }
 
+    fn sink_event(&self, event: gst::Event) -> bool {
+        // A new stream or a seek: whoever was followed and whatever was smoothed is gone.
+        if matches!(event.view(), gst::EventView::FlushStop(_) | gst::EventView::StreamStart(_)) {
+            if let Some(state) = lock(&self.state).as_mut() {
+                state.chain.reset();
+            }
+        }
+        self.parent_sink_event(event)
+    }
+
     fn query(&self, direction: gst::PadDirection, query: &mut gst::QueryRef) -> bool {
         if direction == gst::PadDirection::Src && matches!(query.view_mut(), gst::QueryViewMut::Latency(_)) {
             if !BaseTransformImplExt::parent_query(self, direction, query) {
@@ -583,9 +617,9 @@ impl VideoFilterImpl for GarmentTransfer {
     }
 
     fn transform_frame_ip(&self, frame: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let (mode, max_failures) = {
+        let (mode, max_failures, follow, temporal) = {
             let s = lock(&self.settings);
-            (output_mode(s.output), s.max_failures)
+            (output_mode(s.output), s.max_failures, s.follow_person, s.temporal_smoothing)
         };
         // The frame's own geometry: a buffer's video meta may differ from the caps.
         let (width, height) = (frame.width() as usize, frame.height() as usize);
@@ -599,6 +633,8 @@ impl VideoFilterImpl for GarmentTransfer {
             }
         }
         let reference = lock(&state.reference).clone();
+        state.chain.follow = follow;
+        state.chain.temporal = temporal;
         let data = frame.plane_data_mut(0).map_err(|_| gst::FlowError::Error)?;
         let start = std::time::Instant::now();
         let result = FrameMut::new(data, width, height, stride, format)

@@ -27,6 +27,8 @@ pub enum Output {
     WarpedGarment = 3,
     #[enum_value(name = "Input and composite side by side (demos)", nick = "side-by-side")]
     SideBySide = 4,
+    #[enum_value(name = "Composite with the crop the models saw drawn over it (debugging)", nick = "framing")]
+    Framing = 5,
 }
 
 /// Where the models run.

@@ -45,6 +45,8 @@ pub enum EvalError {
     Model(#[from] gstgarmenttransfer::models::ModelError),
     #[error("{0}: no true transfers (transfer_pairs.txt) to evaluate against; write the data with `garment-train synth`")]
     NoTruth(std::path::PathBuf),
+    #[error("{0}")]
+    Reference(String),
 }
 
 fn iou(a: &[u8], b: &[u8], g: u8) -> Option<f64> {
@@ -94,6 +96,40 @@ pub fn ssim_in(a: &[u8], b: &[u8], w: usize, h: usize, region: Option<&[bool]>) 
     if n == 0 { 1.0 } else { total / n as f64 }
 }
 
+/// One frame's output against its truth.
+#[derive(Debug, Clone, Serialize)]
+pub struct FrameScores {
+    pub parsing_miou: f64,
+    /// `None` where neither the truth nor the prediction has the group.
+    pub garment_iou: Option<f64>,
+    pub skin_iou: Option<f64>,
+    pub composite_ssim: f64,
+    pub composite_mse: f64,
+    pub garment_l1: f64,
+    pub garment_ssim: f64,
+}
+
+impl FrameScores {
+    /// `pixels` (the output) against `truth` (RGB, `w` x `h`); `truth_groups` and `predicted`
+    /// are parsing groups per pixel.
+    pub fn of(pixels: &[u8], truth: &[u8], truth_groups: &[u8], predicted: &[u8], w: usize, h: usize) -> FrameScores {
+        let ious: Vec<f64> = (0..PARSING_GROUPS as u8).filter_map(|g| iou(predicted, truth_groups, g)).collect();
+        let region: Vec<bool> = truth_groups.iter().map(|&g| g == ParsingGroup::UpperGarment.id()).collect();
+        let inside = |img: &[u8]| -> Vec<u8> { img.chunks(3).zip(&region).flat_map(|(p, &r)| if r { [p[0], p[1], p[2]] } else { [0; 3] }).collect() };
+        let (ours, true_garment) = (inside(pixels), inside(truth));
+        let area = region.iter().filter(|&&r| r).count().max(1) as f64;
+        FrameScores {
+            parsing_miou: ious.iter().sum::<f64>() / ious.len().max(1) as f64,
+            garment_iou: iou(predicted, truth_groups, ParsingGroup::UpperGarment.id()),
+            skin_iou: iou(predicted, truth_groups, ParsingGroup::UpperSkin.id()),
+            composite_ssim: ssim(pixels, truth, w, h),
+            composite_mse: pixels.iter().zip(truth).map(|(&x, &y)| (x as f64 - y as f64).powi(2)).sum::<f64>() / pixels.len() as f64,
+            garment_l1: ours.iter().zip(&true_garment).map(|(&x, &y)| (x as f64 - y as f64).abs()).sum::<f64>() / (area * 3.0 * 255.0),
+            garment_ssim: ssim_in(&ours, &true_garment, w, h, Some(&region)),
+        }
+    }
+}
+
 /// Run the models in `models` on every true transfer of `data` (at most `limit`); with
 /// `affine_paste`, B's garment is pasted by its bounding box instead of warped (a baseline).
 pub fn evaluate(models: &Path, data: &Path, limit: usize, affine_paste: bool) -> Result<Metrics, EvalError> {
@@ -120,6 +156,8 @@ pub fn evaluate(models: &Path, data: &Path, limit: usize, affine_paste: bool) ->
         let (w, h) = (a.width as usize, a.height as usize);
         let mut pixels = a.image.clone();
         let mut frame = FrameMut { data: &mut pixels, width: w, height: h, stride: w * 3, format: PixelFormat::Rgb };
+        // Unrelated pictures: nothing to follow or smooth from the last one.
+        chain.reset();
         let outcome = chain.process(&mut frame, &reference, None, OutputMode::Composite)?;
         m.samples += 1;
         if outcome == Outcome::PassedThrough {
@@ -127,24 +165,20 @@ pub fn evaluate(models: &Path, data: &Path, limit: usize, affine_paste: bool) ->
         }
         let truth_groups: Vec<u8> = truth_parse.data.iter().map(|&id| cihp::group(id).id()).collect();
         let predicted = chain.last.as_ref().map(|l| l.transfer_parsing_at(w, h)).unwrap_or_else(|| vec![0; w * h]);
-        let ious: Vec<f64> = (0..PARSING_GROUPS as u8).filter_map(|g| iou(&predicted, &truth_groups, g)).collect();
-        miou += ious.iter().sum::<f64>() / ious.len().max(1) as f64;
-        if let Some(v) = iou(&predicted, &truth_groups, ParsingGroup::UpperGarment.id()) {
+        let f = FrameScores::of(&pixels, &truth.data, &truth_groups, &predicted, w, h);
+        miou += f.parsing_miou;
+        if let Some(v) = f.garment_iou {
             giou += v;
             g_n += 1;
         }
-        if let Some(v) = iou(&predicted, &truth_groups, ParsingGroup::UpperSkin.id()) {
+        if let Some(v) = f.skin_iou {
             siou += v;
             s_n += 1;
         }
-        ssim_sum += ssim(&pixels, &truth.data, w, h);
-        let region: Vec<bool> = truth_groups.iter().map(|&g| g == ParsingGroup::UpperGarment.id()).collect();
-        let inside = |img: &[u8]| -> Vec<u8> { img.chunks(3).zip(&region).flat_map(|(p, &r)| if r { [p[0], p[1], p[2]] } else { [0; 3] }).collect() };
-        let (ours, true_garment) = (inside(&pixels), inside(&truth.data));
-        let area = region.iter().filter(|&&r| r).count().max(1) as f64;
-        gl1 += ours.iter().zip(&true_garment).map(|(&x, &y)| (x as f64 - y as f64).abs()).sum::<f64>() / (area * 3.0 * 255.0);
-        gssim += ssim_in(&ours, &true_garment, w, h, Some(&region));
-        mse_sum += pixels.iter().zip(&truth.data).map(|(&x, &y)| (x as f64 - y as f64).powi(2)).sum::<f64>() / pixels.len() as f64;
+        ssim_sum += f.composite_ssim;
+        mse_sum += f.composite_mse;
+        gl1 += f.garment_l1;
+        gssim += f.garment_ssim;
     }
     let n = m.samples.max(1) as f64;
     m.parsing_miou = miou / n;
@@ -183,6 +217,118 @@ pub fn evaluate_baselines(models: &Path, run: Option<&Path>, data: &Path, limit:
         out.insert(key.to_string(), evaluate(&dir, data, limit, false)?);
     }
     Ok(out)
+}
+
+/// A video's numbers (`eval-video`): the per-frame metrics of `eval`, averaged, and flicker.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VideoMetrics {
+    pub frames: usize,
+    pub width: usize,
+    pub height: usize,
+    pub garment_iou: f64,
+    pub skin_iou: f64,
+    pub parsing_miou: f64,
+    pub composite_ssim: f64,
+    pub composite_psnr: f64,
+    pub garment_l1: f64,
+    /// Mean absolute change (0..255) of the output between consecutive frames, inside the true
+    /// garment region of either frame.
+    pub flicker: f64,
+    /// The same change of the true transfers: what the motion itself accounts for.
+    pub truth_flicker: f64,
+    pub flicker_ratio: f64,
+    pub passed_through: usize,
+    pub follow_person: bool,
+    pub temporal_smoothing: bool,
+    pub per_frame: Vec<FrameScores>,
+}
+
+/// Mean absolute change between two RGB frames inside `region`.
+fn change_in(a: &[u8], b: &[u8], region: &[bool]) -> Option<f64> {
+    let (mut sum, mut n) = (0.0, 0usize);
+    for (i, &r) in region.iter().enumerate() {
+        if r {
+            sum += (0..3).map(|c| (a[i * 3 + c] as f64 - b[i * 3 + c] as f64).abs()).sum::<f64>() / 3.0;
+            n += 1;
+        }
+    }
+    (n > 0).then(|| sum / n as f64)
+}
+
+/// Run the element's chain over a video written by `synth-video` (`frames/`, `transfer/`,
+/// `transfer-parse/`, `reference.png`), frame after frame as the element does, and measure it
+/// against the true transfers.
+pub fn evaluate_video(models: &Path, data: &Path, follow: bool, temporal: bool) -> Result<VideoMetrics, EvalError> {
+    use crate::data::files::{read_ids, read_rgb};
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let mut chain = Chain::new(Models::load(models, ExecutionProvider::Cpu, 0, threads)?);
+    chain.follow = follow;
+    chain.temporal = temporal;
+    let reference = Arc::new(Reference::prepare(&data.join("reference.png"), &mut chain.models).map_err(|e| EvalError::Reference(e.to_string()))?);
+    let mut names: Vec<String> = std::fs::read_dir(data.join("frames"))
+        .map_err(|source| crate::data::DataError::Io { path: data.join("frames"), source })?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".png"))
+        .collect();
+    names.sort();
+    if names.is_empty() {
+        return Err(EvalError::NoTruth(data.join("frames")));
+    }
+    let mut m = VideoMetrics { follow_person: follow, temporal_smoothing: temporal, ..VideoMetrics::default() };
+    let mut previous: Option<(Vec<u8>, Vec<u8>, Vec<bool>)> = None;
+    let (mut flicker, mut truth_flicker, mut pairs) = (0.0, 0.0, 0usize);
+    let (mut mse, mut g_n, mut s_n) = (0.0, 0usize, 0usize);
+    for name in &names {
+        let frame = read_rgb(&data.join("frames").join(name))?;
+        let truth = read_rgb(&data.join("transfer").join(name))?;
+        let truth_parse = read_ids(&data.join("transfer-parse").join(name), cihp::id_of_colour)?;
+        let (w, h) = (frame.width as usize, frame.height as usize);
+        let mut pixels = frame.data.clone();
+        let mut view = FrameMut { data: &mut pixels, width: w, height: h, stride: w * 3, format: PixelFormat::Rgb };
+        if chain.process(&mut view, &reference, None, OutputMode::Composite)? == Outcome::PassedThrough {
+            m.passed_through += 1;
+        }
+        let truth_groups: Vec<u8> = truth_parse.data.iter().map(|&id| cihp::group(id).id()).collect();
+        let predicted = chain.last.as_ref().map(|l| l.transfer_parsing_at(w, h)).unwrap_or_else(|| vec![0; w * h]);
+        let f = FrameScores::of(&pixels, &truth.data, &truth_groups, &predicted, w, h);
+        m.parsing_miou += f.parsing_miou;
+        if let Some(v) = f.garment_iou {
+            m.garment_iou += v;
+            g_n += 1;
+        }
+        if let Some(v) = f.skin_iou {
+            m.skin_iou += v;
+            s_n += 1;
+        }
+        m.composite_ssim += f.composite_ssim;
+        m.garment_l1 += f.garment_l1;
+        mse += f.composite_mse;
+        m.per_frame.push(f);
+        let garment: Vec<bool> = truth_groups.iter().map(|&g| g == ParsingGroup::UpperGarment.id()).collect();
+        if let Some((out_before, truth_before, garment_before)) = &previous {
+            let region: Vec<bool> = garment.iter().zip(garment_before).map(|(&a, &b)| a || b).collect();
+            if let (Some(o), Some(t)) = (change_in(&pixels, out_before, &region), change_in(&truth.data, truth_before, &region)) {
+                flicker += o;
+                truth_flicker += t;
+                pairs += 1;
+            }
+        }
+        previous = Some((pixels, truth.data, garment));
+        (m.width, m.height) = (w, h);
+    }
+    let n = names.len() as f64;
+    m.frames = names.len();
+    m.parsing_miou /= n;
+    m.garment_iou /= g_n.max(1) as f64;
+    m.skin_iou /= s_n.max(1) as f64;
+    m.composite_ssim /= n;
+    m.garment_l1 /= n;
+    m.composite_psnr = 10.0 * (255.0f64 * 255.0 / (mse / n).max(1e-10)).log10();
+    m.flicker = flicker / pairs.max(1) as f64;
+    m.truth_flicker = truth_flicker / pairs.max(1) as f64;
+    m.flicker_ratio = if m.truth_flicker > 0.0 { m.flicker / m.truth_flicker } else { 0.0 };
+    Ok(m)
 }
 
 #[cfg(test)]

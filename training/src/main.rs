@@ -13,6 +13,7 @@ use garment_training::nn::{Preset, default_device};
 use garment_training::onnx::{InferenceNets, export_models};
 use garment_training::summary::summary;
 use garment_training::synth::World;
+use garment_training::synth::world::Framing;
 use garment_training::train::{Stage, TrainConfig, train};
 use garment_training::synth::writer::{write_dataset, write_video};
 
@@ -56,6 +57,30 @@ enum Command {
         size: (u32, u32),
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// The person's height as a share of the frame's (e.g. 0.33 for a person at a third of
+        /// a 1280x720 frame); default: the person fills most of the frame, as in the datasets.
+        #[arg(long)]
+        person_height: Option<f32>,
+        /// The person walks across the frame, from a fifth of its width to four fifths.
+        #[arg(long)]
+        walk: bool,
+    },
+    /// Run the element's chain over a video of `synth-video`, frame after frame, and measure it
+    /// against the true transfers: the metrics of `eval` per frame, and flicker.
+    EvalVideo {
+        #[arg(long)]
+        models: PathBuf,
+        /// A folder written by `synth-video`.
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        json: bool,
+        /// Letterbox the whole frame instead of following the person.
+        #[arg(long)]
+        no_follow: bool,
+        /// Without temporal smoothing.
+        #[arg(long)]
+        no_temporal: bool,
     },
     /// Draw a dataset's first people as a grid: image, cloth, parsing, dense pose, reference, true transfer.
     ContactSheet {
@@ -270,12 +295,28 @@ fn main() -> Result<()> {
                 start.elapsed().as_secs_f32()
             );
         }
-        Command::SynthVideo { out, frames, size, seed } => {
+        Command::SynthVideo { out, frames, size, seed, person_height, walk } => {
+            if let Some(p) = person_height
+                && !(0.02..=1.5).contains(&p)
+            {
+                bail!("--person-height {p}: expected a share of the frame height between 0.02 and 1.5");
+            }
             let world = World::new(size.0, size.1, seed)?;
             let bar = progress(frames as u64, "frames");
-            write_video(&world, frames, &out, &bar).with_context(|| format!("writing {}", out.display()))?;
+            write_video(&world, frames, Framing { person_height, walk }, &out, &bar).with_context(|| format!("writing {}", out.display()))?;
             bar.finish();
             println!("wrote {frames} frames, their true transfers and reference.png to {}", out.display());
+        }
+        Command::EvalVideo { models, data, json, no_follow, no_temporal } => {
+            let m = garment_training::eval::evaluate_video(&models, &data, !no_follow, !no_temporal)?;
+            if json {
+                println!("{}", serde_json::to_string(&m)?);
+            } else {
+                println!("{}: {} frames at {}x{} ({} passed through)", data.display(), m.frames, m.width, m.height, m.passed_through);
+                println!("  transfer parsing mIoU {:.3}, garment IoU {:.3}, skin IoU {:.3}", m.parsing_miou, m.garment_iou, m.skin_iou);
+                println!("  composite SSIM {:.3}, PSNR {:.2} dB, garment L1 {:.4}", m.composite_ssim, m.composite_psnr, m.garment_l1);
+                println!("  flicker {:.2} (truth {:.2}): {:.2}x the truth's", m.flicker, m.truth_flicker, m.flicker_ratio);
+            }
         }
         Command::ContactSheet { dir, out, rows, cell } => {
             if rows == 0 || cell == 0 {

@@ -180,7 +180,7 @@ fn shorter_sleeves_show_the_persons_own_arms() {
 fn video_sequence_moves_smoothly_and_has_true_transfers() {
     let tmp = tempfile::tempdir().unwrap();
     let world = World::new(96, 128, 4).unwrap();
-    write_video(&world, 12, tmp.path(), &ProgressBar::hidden()).unwrap();
+    write_video(&world, 12, Default::default(), tmp.path(), &ProgressBar::hidden()).unwrap();
     for f in ["reference.png", "reference-cloth.png", "frames/00011.png", "transfer/00011.png", "transfer-parse/00000.png"] {
         assert!(tmp.path().join(f).is_file(), "{f} missing");
     }

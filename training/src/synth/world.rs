@@ -133,6 +133,34 @@ impl World {
     /// A video: one person moving smoothly through `frames` poses, and a reference person
     /// (someone else, in another garment) for the transfer.
     pub fn sequence(&self, frames: usize) -> Sequence {
+        self.sequence_framed(frames, Framing::default())
+    }
+
+    /// `sequence`, with the person placed by `framing`: the same people (the same draws of
+    /// the generator), only their size and position differ.
+    pub fn sequence_framed(&self, frames: usize, framing: Framing) -> Sequence {
+        let mut seq = self.sequence_drawn(frames);
+        let (w, h) = (self.width as f32, self.height as f32);
+        if let Some(share) = framing.person_height {
+            // Head top to feet, in torso heights (see `Build::skeleton`): head, neck, torso, legs.
+            let b = &mut seq.person.look.build;
+            let tall = b.head * 1.1 + 0.07 + 1.0 + b.thigh + b.shank + 0.06;
+            let torso = share * h / tall;
+            b.torso = torso;
+            let head_top = b.head * torso * 1.1 + 0.07 * torso;
+            // The figure's middle a little below the frame's.
+            let neck_y = 0.55 * h - share * h / 2.0 + head_top;
+            let n = seq.poses.len().max(2) as f32 - 1.0;
+            for (f, pose) in seq.poses.iter_mut().enumerate() {
+                let x = if framing.walk { w * (0.2 + 0.6 * f as f32 / n) } else { w * 0.5 };
+                pose.neck = p2(x, neck_y);
+            }
+            seq.person.pose = seq.poses[0];
+        }
+        seq
+    }
+
+    fn sequence_drawn(&self, frames: usize) -> Sequence {
         let mut rng = Rng::derive(self.seed, SEQUENCE_STREAM, 0);
         let person = self.random_person(&mut rng);
         let reference = self.random_person(&mut rng);
@@ -193,6 +221,16 @@ impl World {
             .map(|p| if p.x >= 0.0 && p.y >= 0.0 && p.x < w && p.y < h { [p.x, p.y, 1.0] } else { [0.0, 0.0, 0.0] })
             .collect()
     }
+}
+
+/// Where a video puts its person.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Framing {
+    /// The person's height as a share of the frame's; `None`: the world's own framing (a
+    /// person filling most of the frame, as in the datasets).
+    pub person_height: Option<f32>,
+    /// Walk across the frame from a fifth of its width to four fifths.
+    pub walk: bool,
 }
 
 /// A person moving through poses, and the reference person whose garment they try on.

@@ -5,7 +5,7 @@ use std::path::Path;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 
-use super::world::World;
+use super::world::{Framing, World};
 use crate::data::layout::{Layout, gray, rgb, sample_name};
 use crate::data::{DataError, cihp, files::write_png};
 
@@ -53,7 +53,7 @@ pub fn write_dataset(
 /// Write a video sequence: `frames/NNNNN.png`, the true transfer of every frame in
 /// `transfer/NNNNN.png` (with its parsing in `transfer-parse/`), `reference.png` (the other
 /// person, wearing the garment to transfer) and `reference-cloth.png` (that garment in shop).
-pub fn write_video(world: &World, frames: usize, out: &Path, progress: &ProgressBar) -> Result<(), WriteError> {
+pub fn write_video(world: &World, frames: usize, framing: Framing, out: &Path, progress: &ProgressBar) -> Result<(), WriteError> {
     let io = |p: &Path| {
         let p = p.to_path_buf();
         move |source| DataError::Io { path: p, source }
@@ -61,7 +61,7 @@ pub fn write_video(world: &World, frames: usize, out: &Path, progress: &Progress
     for d in ["frames", "transfer", "transfer-parse"] {
         std::fs::create_dir_all(out.join(d)).map_err(io(&out.join(d)))?;
     }
-    let seq = world.sequence(frames);
+    let seq = world.sequence_framed(frames, framing);
     let own = world.tailor(&seq.person.upper).ok_or_else(|| draw_error(world, "the person's garment"))?;
     let theirs = world.tailor(&seq.reference.upper).ok_or_else(|| draw_error(world, "the reference garment"))?;
     let reference = world.sample_of(&seq.reference, &theirs).ok_or_else(|| draw_error(world, "the reference"))?;

@@ -1,0 +1,250 @@
+//! Following the person (DESIGN.md section 4, frame step 1): find the person in the frame, crop
+//! a box around them at the models' aspect, and keep that box steady over time.
+//!
+//! The models were trained on pictures where one person fills most of the height. A landscape
+//! camera frame letterboxed whole into the models' portrait input shrinks the person to a
+//! fraction of it; a crop around the person gives the models what they know.
+//! - Finding: the largest 4-connected figure of non-background pixels of a parsing (two people
+//!   who overlap are one figure; of separate people the largest is followed).
+//! - The box: the figure's box, a margin of `MARGIN` of its height on every side, widened or
+//!   heightened to the models' aspect, and moved inside the frame when it fits there (the
+//!   models never saw padding where the frame has pixels).
+//! - Over time: the box follows the person with an exponential smoothing of its centre and
+//!   height, and ignores changes smaller than `DEAD_BAND` (no jitter); a shot cut (the frame
+//!   unlike the last one) or a lost person starts over from a search of the whole frame.
+
+use crate::contract::ParsingGroup;
+use crate::frame::{Letterbox, RgbImage};
+
+/// Margin around the person, as a share of their height: above the head, and below the feet
+/// (our choice, after the training pictures, where the head sits about 7% of the height below
+/// the top and the feet reach the bottom edge). The sides follow from the models' aspect.
+pub const MARGIN: f32 = 0.07;
+pub const MARGIN_BELOW: f32 = 0.02;
+/// A person shorter than this (frame pixels) is too small to dress: the frame passes through.
+pub const MIN_PERSON_PX: f32 = 32.0;
+/// Share of the new box taken per frame.
+pub const SMOOTHING: f32 = 0.5;
+/// Changes of the box below this share of its height are ignored.
+pub const DEAD_BAND: f32 = 0.03;
+/// Mean absolute difference (0..255) of two frames' 32x18 thumbnails above which the shot cut.
+pub const CUT_THRESHOLD: f32 = 40.0;
+
+/// A box in frame pixels, `[x0, x1) x [y0, y1)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Region {
+    pub x0: f32,
+    pub y0: f32,
+    pub x1: f32,
+    pub y1: f32,
+}
+
+impl Region {
+    pub fn width(&self) -> f32 {
+        self.x1 - self.x0
+    }
+    pub fn height(&self) -> f32 {
+        self.y1 - self.y0
+    }
+    fn centre(&self) -> (f32, f32) {
+        ((self.x0 + self.x1) / 2.0, (self.y0 + self.y1) / 2.0)
+    }
+    fn around(cx: f32, cy: f32, w: f32, h: f32) -> Region {
+        Region { x0: cx - w / 2.0, y0: cy - h / 2.0, x1: cx + w / 2.0, y1: cy + h / 2.0 }
+    }
+    /// The model's view of this box.
+    pub fn fit(&self, model_w: usize, model_h: usize) -> Letterbox {
+        Letterbox::crop(self.x0, self.y0, self.x1, self.y1, model_w, model_h)
+    }
+}
+
+/// The largest figure of `parsing` (model resolution, seen through `fit`): its box in source
+/// pixels and its size in model pixels.
+pub fn largest_person(parsing: &[u8], fit: &Letterbox) -> Option<(Region, usize)> {
+    let (w, h) = (fit.width, fit.height);
+    let background = ParsingGroup::Background.id();
+    let mut label = vec![0u32; w * h];
+    let mut best: Option<(u32, usize)> = None;
+    let mut stack = Vec::new();
+    let mut next = 0u32;
+    for start in 0..w * h {
+        if parsing[start] == background || label[start] != 0 {
+            continue;
+        }
+        next += 1;
+        label[start] = next;
+        stack.push(start);
+        let mut count = 0usize;
+        while let Some(i) = stack.pop() {
+            let (x, y) = (i % w, i / w);
+            count += 1;
+            let mut visit = |j: usize| {
+                if parsing[j] != background && label[j] == 0 {
+                    label[j] = next;
+                    stack.push(j);
+                }
+            };
+            if x > 0 {
+                visit(i - 1);
+            }
+            if x + 1 < w {
+                visit(i + 1);
+            }
+            if y > 0 {
+                visit(i - w);
+            }
+            if y + 1 < h {
+                visit(i + w);
+            }
+        }
+        if best.is_none_or(|(_, c)| count > c) {
+            best = Some((next, count));
+        }
+    }
+    let (id, count) = best?;
+    let (mut x0, mut y0, mut x1, mut y1) = (w, h, 0, 0);
+    for (i, _) in label.iter().enumerate().filter(|&(_, &l)| l == id) {
+        let (x, y) = (i % w, i / w);
+        (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x + 1), y1.max(y + 1));
+    }
+    let (sx0, sy0) = fit.to_source(x0 as f32, y0 as f32);
+    let (sx1, sy1) = fit.to_source(x1 as f32, y1 as f32);
+    Some((Region { x0: sx0, y0: sy0, x1: sx1, y1: sy1 }, count))
+}
+
+/// The crop around `person` at the model aspect (`model_w` / `model_h`), inside a
+/// `frame_w` x `frame_h` frame along each axis where it fits, centred on the frame where not.
+pub fn crop_around(person: Region, frame_w: f32, frame_h: f32, model_w: usize, model_h: usize) -> Region {
+    let aspect = model_w as f32 / model_h as f32;
+    let (w, h) = (person.width() * (1.0 + 2.0 * MARGIN), person.height() * (1.0 + MARGIN + MARGIN_BELOW));
+    let (w, h) = if w / h > aspect { (w, w / aspect) } else { (h * aspect, h) };
+    let cx = (person.x0 + person.x1) / 2.0;
+    // The head's margin kept at the top; a wide figure's extra height goes below.
+    let cy = person.y0 - MARGIN * person.height() + h / 2.0;
+    let place = |c: f32, half: f32, size: f32| if 2.0 * half >= size { size / 2.0 } else { c.clamp(half, size - half) };
+    Region::around(place(cx, w / 2.0, frame_w), place(cy, h / 2.0, frame_h), w, h)
+}
+
+/// The model's view of a crop around `person` in a `src_w` x `src_h` picture, or `None` when it
+/// is the whole picture letterboxed (`whole`) anyway: no need to run the models again.
+pub fn crop_fit(person: Region, src_w: usize, src_h: usize, whole: &Letterbox) -> Option<Letterbox> {
+    let (w, h) = (whole.width, whole.height);
+    let fit = crop_around(person, src_w as f32, src_h as f32, w, h).fit(w, h);
+    let same = (fit.scale / whole.scale - 1.0).abs() < 0.02 && (fit.offset_x - whole.offset_x).abs() < 1.0 && (fit.offset_y - whole.offset_y).abs() < 1.0;
+    (!same).then_some(fit)
+}
+
+/// Whether `person` comes closer to an edge of `crop` than half the margin, on a side where the
+/// crop could have moved (not at the frame's edge): the crop was behind the person.
+pub fn cut_by(person: Region, crop: Region, frame_w: f32, frame_h: f32) -> bool {
+    let room = 0.5 * MARGIN * person.height();
+    let _ = frame_h;
+    // Below the feet there is no margin to keep; a cut there shows as a shorter person.
+    (person.x0 - crop.x0 < room && crop.x0 > 0.5) || (crop.x1 - person.x1 < room && crop.x1 < frame_w - 0.5) || (person.y0 - crop.y0 < room && crop.y0 > 0.5)
+}
+
+/// The crop followed over time: an alpha-beta filter on its centre (the crop moves with the
+/// person's velocity, so a walking person is not left behind), an exponential smoothing of its
+/// height, and a dead band against jitter.
+#[derive(Debug, Clone, Default)]
+pub struct Tracker {
+    /// The crop the next frame uses.
+    pub crop: Option<Region>,
+    /// Pixels per frame.
+    velocity: (f32, f32),
+    thumbnail: Option<Vec<f32>>,
+}
+
+/// Share of the position error corrected per frame, and of it taken into the velocity.
+const ALPHA: f32 = 0.7;
+const BETA: f32 = 0.4;
+
+impl Tracker {
+    pub fn reset(&mut self) {
+        self.crop = None;
+        self.velocity = (0.0, 0.0);
+    }
+
+    /// Whether `frame` cuts from the previous one (always false for the first).
+    pub fn cut(&mut self, frame: &RgbImage) -> bool {
+        let (tw, th) = (32usize, 18usize);
+        let thumb: Vec<f32> = (0..tw * th)
+            .map(|i| {
+                let (x, y) = ((i % tw) as f32 + 0.5, (i / tw) as f32 + 0.5);
+                let p = frame.sample(x * frame.width as f32 / tw as f32, y * frame.height as f32 / th as f32);
+                (p[0] + p[1] + p[2]) / 3.0
+            })
+            .collect();
+        let cut = self.thumbnail.as_ref().is_some_and(|t| t.iter().zip(&thumb).map(|(a, b)| (a - b).abs()).sum::<f32>() / thumb.len() as f32 > CUT_THRESHOLD);
+        self.thumbnail = Some(thumb);
+        cut
+    }
+
+    /// Move the crop towards `target` (the crop around where the person is in this frame),
+    /// and on by the velocity, to where the person will be in the next.
+    pub fn follow(&mut self, target: Region) {
+        let Some(c) = self.crop else {
+            self.crop = Some(target);
+            return;
+        };
+        let ((cx, cy), (tx, ty)) = (c.centre(), target.centre());
+        let (rx, ry) = (tx - cx, ty - cy);
+        let still = rx.abs().max(ry.abs()) < DEAD_BAND * c.height();
+        let (rx, ry) = if still { (0.0, 0.0) } else { (rx, ry) };
+        self.velocity = (self.velocity.0 + BETA * rx, self.velocity.1 + BETA * ry);
+        if still {
+            // Standing still: stop drifting.
+            self.velocity = (self.velocity.0 * 0.5, self.velocity.1 * 0.5);
+        }
+        let h = if (target.height() - c.height()).abs() < DEAD_BAND * c.height() { c.height() } else { c.height() + SMOOTHING * (target.height() - c.height()) };
+        let aspect = c.width() / c.height();
+        let (nx, ny) = (cx + ALPHA * rx + self.velocity.0, cy + ALPHA * ry + self.velocity.1);
+        self.crop = Some(Region::around(nx, ny, h * aspect, h));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_largest_figure_is_found_and_cropped_at_the_model_aspect() {
+        let (w, h) = (32, 32);
+        let mut parsing = vec![0u8; w * h];
+        // A tall figure and a speck.
+        for y in 4..28 {
+            for x in 10..16 {
+                parsing[y * w + x] = 4;
+            }
+        }
+        parsing[2 * w + 30] = 1;
+        let fit = Letterbox::new(320, 320, w, h);
+        let (person, count) = largest_person(&parsing, &fit).unwrap();
+        assert_eq!(count, 24 * 6);
+        assert!((person.x0 - 100.0).abs() < 1e-3 && (person.y1 - 280.0).abs() < 1e-3, "{person:?}");
+        let crop = crop_around(person, 1280.0, 720.0, 96, 128);
+        assert!((crop.width() / crop.height() - 0.75).abs() < 1e-4);
+        assert!(crop.y0 <= person.y0 && crop.y1 >= person.y1 && crop.x0 <= person.x0 && crop.x1 >= person.x1);
+        // Near the frame's edge the crop moves inside it.
+        let edge = Region { x0: 0.0, y0: 100.0, x1: 40.0, y1: 300.0 };
+        let crop = crop_around(edge, 1280.0, 720.0, 96, 128);
+        assert!(crop.x0 >= 0.0, "{crop:?}");
+    }
+
+    #[test]
+    fn the_crop_ignores_jitter_and_keeps_up_with_a_walk() {
+        let mut t = Tracker::default();
+        let a = Region { x0: 100.0, y0: 100.0, x1: 175.0, y1: 200.0 };
+        t.follow(a);
+        t.follow(Region { x0: 101.0, y0: 100.5, x1: 176.0, y1: 200.5 });
+        assert_eq!(t.crop, Some(a), "a pixel of jitter is ignored");
+        // Walking 20 pixels a frame: after a few frames the crop predicts where the next one is.
+        for f in 1..12 {
+            let x = 100.0 + 20.0 * f as f32;
+            t.follow(Region { x0: x, y0: 100.0, x1: x + 75.0, y1: 200.0 });
+        }
+        let next = 100.0 + 20.0 * 12.0;
+        let c = t.crop.unwrap();
+        assert!((c.x0 - next).abs() < 4.0, "the crop is at {} for a person at {next}", c.x0);
+    }
+}

@@ -1,0 +1,177 @@
+//! Holding still (DESIGN.md section 4, frame step 8): the networks see each frame afresh, so
+//! their parsings and flows jitter a little from frame to frame even where the person did not
+//! move, and a video shows that at once. Each frame's parser and transfer-parsing
+//! probabilities and the warp's flow and mask are blended with the previous frame's, per model
+//! pixel, gated by motion: where the picture did not change, up to `MAX_KEEP` of the previous
+//! value is kept; where it changed by `MOTION_SCALE` or more, none is, so moving parts follow at
+//! once (no lag). The previous frame's maps are resampled into this frame's crop first (the crop
+//! follows the person), and forgotten at a shot cut.
+
+use ndarray::Array4;
+
+use crate::frame::Letterbox;
+use crate::maps::Field;
+
+/// Most of the previous frame kept where nothing moved (our choice, measured by `eval-video`).
+pub const MAX_KEEP: f32 = 0.6;
+/// Channel-mean change of the model input (in its [-1, 1] units) at which nothing is kept.
+pub const MOTION_SCALE: f32 = 0.12;
+
+/// The maps that are blended, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Map {
+    /// Parser probabilities (softmax of its logits).
+    Parsing,
+    /// S_P probabilities.
+    TransferParsing,
+    /// The warp's mask.
+    WarpedMask,
+    /// The warp's flow (a grid over the reference: the same coordinates in every frame).
+    Flow,
+}
+
+const MAPS: usize = 4;
+
+struct Previous {
+    fit: Letterbox,
+    input: Array4<f32>,
+    maps: [Option<Array4<f32>>; MAPS],
+}
+
+#[derive(Default)]
+pub struct Temporal {
+    previous: Option<Previous>,
+    /// This frame: its fit, input and how much of the previous frame each pixel keeps.
+    current: Option<(Letterbox, Array4<f32>, Vec<f32>)>,
+    maps: [Option<Array4<f32>>; MAPS],
+}
+
+/// `map` (of a picture seen through `from`) as seen through `to`, and whether each pixel of
+/// `to` had a source in it.
+fn resample(map: &Array4<f32>, from: &Letterbox, to: &Letterbox) -> (Array4<f32>, Vec<bool>) {
+    let (h, w) = (to.height, to.width);
+    if from == to {
+        return (map.clone(), vec![true; h * w]);
+    }
+    let channels = map.shape()[1];
+    let (fh, fw) = (map.shape()[2], map.shape()[3]);
+    let data = map.as_slice().expect("model outputs are standard layout");
+    let mut out = Array4::zeros((1, channels, h, w));
+    let mut valid = vec![false; h * w];
+    for y in 0..h {
+        for x in 0..w {
+            let (sx, sy) = to.to_source(x as f32 + 0.5, y as f32 + 0.5);
+            let (px, py) = from.to_model(sx, sy);
+            if !from.inside(px, py) {
+                continue;
+            }
+            valid[y * w + x] = true;
+            for c in 0..channels {
+                let field = Field { data: &data[c * fh * fw..(c + 1) * fh * fw], width: fw, height: fh };
+                out[[0, c, y, x]] = field.at(px, py);
+            }
+        }
+    }
+    (out, valid)
+}
+
+impl Temporal {
+    /// Forget the past (a shot cut, a new stream, a lost person).
+    pub fn reset(&mut self) {
+        self.previous = None;
+        self.current = None;
+    }
+
+    /// Start a frame seen through `fit` as `input`: work out how much each pixel keeps.
+    pub fn begin(&mut self, fit: Letterbox, input: &Array4<f32>) {
+        let n = fit.width * fit.height;
+        let keep = match &self.previous {
+            None => vec![0.0; n],
+            Some(p) => {
+                let (before, valid) = resample(&p.input, &p.fit, &fit);
+                let (now, then) = (input.as_slice().expect("standard layout"), before.as_slice().expect("standard layout"));
+                (0..n)
+                    .map(|i| {
+                        if !valid[i] {
+                            return 0.0;
+                        }
+                        let change = (0..3).map(|c| (now[c * n + i] - then[c * n + i]).abs()).sum::<f32>() / 3.0;
+                        MAX_KEEP * (1.0 - change / MOTION_SCALE).clamp(0.0, 1.0)
+                    })
+                    .collect()
+            }
+        };
+        self.current = Some((fit, input.clone(), keep));
+        self.maps = Default::default();
+    }
+
+    /// Blend `map` with the previous frame's, in place, and remember it for the next frame.
+    pub fn blend(&mut self, which: Map, map: &mut Array4<f32>) {
+        let Some((fit, _, keep)) = &self.current else { return };
+        if let Some(before) = self.previous.as_ref().and_then(|p| p.maps[which as usize].as_ref().map(|m| (m, p.fit))) {
+            let (then, _) = resample(before.0, &before.1, fit);
+            let n = keep.len();
+            let now = map.as_slice_mut().expect("standard layout");
+            let then = then.as_slice().expect("standard layout");
+            for (c, plane) in now.chunks_mut(n).enumerate() {
+                for (i, v) in plane.iter_mut().enumerate() {
+                    *v += (then[c * n + i] - *v) * keep[i];
+                }
+            }
+        }
+        self.maps[which as usize] = Some(map.clone());
+    }
+
+    /// End the frame: what it blended becomes the past of the next.
+    pub fn finish(&mut self) {
+        if let Some((fit, input, _)) = self.current.take() {
+            self.previous = Some(Previous { fit, input, maps: std::mem::take(&mut self.maps) });
+        }
+    }
+}
+
+/// Softmax over channels, in place: logits to probabilities (blending probabilities keeps a
+/// confident class confident; blending logits would not).
+pub fn softmax(logits: &mut Array4<f32>) {
+    let (c, h, w) = (logits.shape()[1], logits.shape()[2], logits.shape()[3]);
+    let n = h * w;
+    let data = logits.as_slice_mut().expect("standard layout");
+    for i in 0..n {
+        let m = (0..c).map(|k| data[k * n + i]).fold(f32::MIN, f32::max);
+        let mut sum = 0.0;
+        for k in 0..c {
+            let e = (data[k * n + i] - m).exp();
+            data[k * n + i] = e;
+            sum += e;
+        }
+        for k in 0..c {
+            data[k * n + i] /= sum;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn still_pixels_keep_the_past_and_moving_ones_do_not() {
+        let fit = Letterbox::new(4, 1, 4, 1);
+        let mut t = Temporal::default();
+        let input = Array4::from_shape_vec((1, 3, 1, 4), vec![0.0; 12]).unwrap();
+        t.begin(fit, &input);
+        let mut first = Array4::from_elem((1, 1, 1, 4), 1.0);
+        t.blend(Map::WarpedMask, &mut first);
+        t.finish();
+        // Pixel 3 changed a lot, the others not at all.
+        let mut moved = input.clone();
+        for c in 0..3 {
+            moved[[0, c, 0, 3]] = 0.9;
+        }
+        t.begin(fit, &moved);
+        let mut second = Array4::from_elem((1, 1, 1, 4), 0.0);
+        t.blend(Map::WarpedMask, &mut second);
+        assert!((second[[0, 0, 0, 0]] - MAX_KEEP).abs() < 1e-6);
+        assert_eq!(second[[0, 0, 0, 3]], 0.0);
+    }
+}
