@@ -3,8 +3,8 @@
 #   scripts/fuzz.sh manifest  [SECONDS]   manifest.json of a models folder
 #   scripts/fuzz.sh reference [SECONDS]   a reference photo (or background plate)
 # SECONDS defaults to 600. Seeds: fuzz/seeds/TARGET; the growing corpus: fuzz/corpus/TARGET;
-# a crash is written to fuzz/artifacts/TARGET/ and fails the run: turn it into a regression
-# test (tests/fuzz_regressions.rs) before fixing it.
+# a crash is written to fuzz/artifacts/TARGET/ and fails the run: copy it into
+# fuzz/regressions/TARGET/ (tests/fuzz_inputs.rs replays those on every test run), then fix it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 TARGET="${1:?usage: scripts/fuzz.sh manifest|reference [SECONDS]}"
