@@ -165,10 +165,10 @@ pub mod parsers {
     }
 
     /// A 1x1 convolution whose logits say "upper garment" everywhere.
-    fn garment_conv(stride: i64) -> (NodeProto, Vec<TensorProto>) {
+    fn garment_conv() -> (NodeProto, Vec<TensorProto>) {
         let mut bias = vec![0.0f32; 7];
         bias[gstgarmenttransfer::contract::ParsingGroup::UpperGarment as usize] = 10.0;
-        let conv = node("Conv", &["image", "w", "b"], "logits", vec![ints_attr("strides", &[stride, stride]), ints_attr("kernel_shape", &[1, 1])]);
+        let conv = node("Conv", &["image", "w", "b"], "logits", vec![ints_attr("kernel_shape", &[1, 1])]);
         (conv, vec![floats("w", &[7, 3, 1, 1], &[0.0; 21]), floats("b", &[7], &bias)])
     }
 
@@ -198,18 +198,19 @@ pub mod parsers {
         nodes
     }
 
-    /// Declares `[N, 7, H, W]` and outputs `[N, 7, 2H, W/2]`: a Reshape to a shape computed
-    /// from the pixels, so that no shape inference can see it before it runs.
-    pub fn lying_about_its_shape(h: i64, w: i64) -> Vec<u8> {
-        let (conv, mut init) = garment_conv(1);
-        init.push(floats("floor", &[], &[-10.0]));
-        init.push(int64s("taller_narrower", &[0, 0, h, -w / 2]));
+    /// A parser whose logits say "upper garment" everywhere and are then reshaped to their own
+    /// shape plus `delta` when the mean of the model input is above `threshold`: a shape
+    /// computed from the pixels, which no shape inference can see before the model runs.
+    fn reshaped_by_pixels(h: i64, w: i64, threshold: f32, delta: [i64; 4]) -> Vec<u8> {
+        let (conv, mut init) = garment_conv();
+        init.push(floats("threshold", &[], &[threshold]));
+        init.push(int64s("delta_if_above", &delta));
         let nodes = vec![
             conv,
             node("ReduceMean", &["image"], "mean", vec![int_attr("keepdims", 0)]),
-            node("Greater", &["mean", "floor"], "always", vec![]),
-            node("Cast", &["always"], "k", vec![int_attr("to", 7)]),
-            node("Mul", &["k", "taller_narrower"], "delta", vec![]),
+            node("Greater", &["mean", "threshold"], "above", vec![]),
+            node("Cast", &["above"], "k", vec![int_attr("to", 7)]),
+            node("Mul", &["k", "delta_if_above"], "delta", vec![]),
             node("Shape", &["logits"], "shape", vec![]),
             node("Add", &["shape", "delta"], "new_shape", vec![]),
             node("Reshape", &["logits", "new_shape"], "parsing_logits", vec![]),
@@ -217,36 +218,28 @@ pub mod parsers {
         model(nodes, init, dims(&[None, Some(3), Some(h), Some(w)]), dims(&[None, Some(7), Some(h), Some(w)]))
     }
 
+    /// Declares `[N, 7, H, W]` and outputs `[N, 7, 2H, W/2]` (every input's mean is above -10).
+    pub fn lying_about_its_shape(h: i64, w: i64) -> Vec<u8> {
+        reshaped_by_pixels(h, w, -10.0, [0, 0, h, -w / 2])
+    }
+
     /// Outputs float16.
     pub fn float16_output(h: i64, w: i64) -> Vec<u8> {
-        let (conv, init) = garment_conv(1);
+        let (conv, init) = garment_conv();
         let cast = node("Cast", &["logits"], "parsing_logits", vec![int_attr("to", 10)]);
         model(vec![conv, cast], init, dims(&[None, Some(3), Some(h), Some(w)]), dims_typed(&[None, Some(7), Some(h), Some(w)], 10))
     }
 
     /// Takes only a batch of two.
     pub fn batch_of_two(h: i64, w: i64) -> Vec<u8> {
-        let (conv, init) = garment_conv(1);
+        let (conv, init) = garment_conv();
         model(rename_output(vec![conv]), init, dims(&[Some(2), Some(3), Some(h), Some(w)]), dims(&[Some(2), Some(7), Some(h), Some(w)]))
     }
 
-    /// Sees a garment everywhere, and fails (a Reshape to a shape computed from the pixels)
-    /// when the mean of the model input is above 0.5: bright frames.
+    /// Sees a garment everywhere, and fails (a Reshape to one channel too many) when the mean of
+    /// the model input is above 0.5: bright frames.
     pub fn failing_on_bright_frames(h: i64, w: i64) -> Vec<u8> {
-        let (conv, mut init) = garment_conv(1);
-        init.push(floats("half", &[], &[0.5]));
-        init.push(int64s("one_more_channel", &[0, 1, 0, 0]));
-        let nodes = vec![
-            conv,
-            node("ReduceMean", &["image"], "mean", vec![int_attr("keepdims", 0)]),
-            node("Greater", &["mean", "half"], "bright", vec![]),
-            node("Cast", &["bright"], "k", vec![int_attr("to", 7)]),
-            node("Mul", &["k", "one_more_channel"], "delta", vec![]),
-            node("Shape", &["logits"], "shape", vec![]),
-            node("Add", &["shape", "delta"], "new_shape", vec![]),
-            node("Reshape", &["logits", "new_shape"], "parsing_logits", vec![]),
-        ];
-        model(nodes, init, dims(&[None, Some(3), Some(h), Some(w)]), dims(&[None, Some(7), Some(h), Some(w)]))
+        reshaped_by_pixels(h, w, 0.5, [0, 1, 0, 0])
     }
 
     /// Put `bytes` in `dir` as its parser, the manifest's checksum updated.
