@@ -4,8 +4,9 @@
 //! The models were trained on pictures where one person fills most of the height. A landscape
 //! camera frame letterboxed whole into the models' portrait input shrinks the person to a
 //! fraction of it; a crop around the person gives the models what they know.
-//! - Finding: the largest 4-connected figure of non-background pixels of a parsing (two people
-//!   who overlap are one figure; of separate people the largest is followed).
+//! - Finding: the largest 4-connected figure of non-background pixels of a parsing that has a
+//!   head (face or hair pixels; the largest of all when none has): two people who overlap are
+//!   one figure; of separate people the largest is followed.
 //! - The box: the figure's box, a margin of `MARGIN` of its height on every side, widened or
 //!   heightened to the models' aspect, and moved inside the frame when it fits there (the
 //!   models never saw padding where the frame has pixels).
@@ -64,7 +65,10 @@ pub fn largest_person(parsing: &[u8], fit: &Letterbox) -> Option<(Region, usize)
     let (w, h) = (fit.width, fit.height);
     let background = ParsingGroup::Background.id();
     let mut label = vec![0u32; w * h];
-    let mut best: Option<(u32, usize)> = None;
+    // (label, pixels, has a head): a figure with a face or hair beats a bigger one without (a
+    // patch of background the parser took for clothes is no person).
+    let mut best: Option<(u32, usize, bool)> = None;
+    let head = [ParsingGroup::Face.id(), ParsingGroup::Hair.id()];
     let mut stack = Vec::new();
     let mut next = 0u32;
     for start in 0..w * h {
@@ -74,10 +78,11 @@ pub fn largest_person(parsing: &[u8], fit: &Letterbox) -> Option<(Region, usize)
         next += 1;
         label[start] = next;
         stack.push(start);
-        let mut count = 0usize;
+        let (mut count, mut has_head) = (0usize, false);
         while let Some(i) = stack.pop() {
             let (x, y) = (i % w, i / w);
             count += 1;
+            has_head |= head.contains(&parsing[i]);
             let mut visit = |j: usize| {
                 if parsing[j] != background && label[j] == 0 {
                     label[j] = next;
@@ -97,15 +102,26 @@ pub fn largest_person(parsing: &[u8], fit: &Letterbox) -> Option<(Region, usize)
                 visit(i + w);
             }
         }
-        if best.is_none_or(|(_, c)| count > c) {
-            best = Some((next, count));
+        if best.is_none_or(|(_, c, h)| (has_head, count) > (h, c)) {
+            best = Some((next, count, has_head));
         }
     }
-    let (id, count) = best?;
-    let (mut x0, mut y0, mut x1, mut y1) = (w, h, 0, 0);
+    let (id, count, _) = best?;
+    // Columns where the figure is at least a tenth as tall as at its tallest: a thin band the
+    // parser drew along the floor's edge, touching the feet, must not widen the crop to the
+    // frame (arms held far out may lose their hands to the margin). Rows: wherever the figure
+    // is, inside those columns.
+    let mut columns = vec![0usize; w];
     for (i, _) in label.iter().enumerate().filter(|&(_, &l)| l == id) {
-        let (x, y) = (i % w, i / w);
-        (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x + 1), y1.max(y + 1));
+        columns[i % w] += 1;
+    }
+    let tallest = columns.iter().copied().max().unwrap_or(0);
+    let dense = |c: usize| c * 10 >= tallest && c > 0;
+    let x0 = columns.iter().position(|&c| dense(c))?;
+    let x1 = columns.iter().rposition(|&c| dense(c))? + 1;
+    let (mut y0, mut y1) = (h, 0);
+    for (i, _) in label.iter().enumerate().filter(|&(i, &l)| l == id && (x0..x1).contains(&(i % w))) {
+        (y0, y1) = (y0.min(i / w), y1.max(i / w + 1));
     }
     let (sx0, sy0) = fit.to_source(x0 as f32, y0 as f32);
     let (sx1, sy1) = fit.to_source(x1 as f32, y1 as f32);
@@ -213,13 +229,19 @@ mod tests {
     fn the_largest_figure_is_found_and_cropped_at_the_model_aspect() {
         let (w, h) = (32, 32);
         let mut parsing = vec![0u8; w * h];
-        // A tall figure and a speck.
+        // A tall figure with a face, a speck of hair, and a bigger headless blob (background
+        // taken for clothes).
         for y in 4..28 {
             for x in 10..16 {
-                parsing[y * w + x] = 4;
+                parsing[y * w + x] = if y < 7 { 2 } else { 4 };
             }
         }
         parsing[2 * w + 30] = 1;
+        for y in 0..32 {
+            for x in 20..28 {
+                parsing[y * w + x] = 5;
+            }
+        }
         let fit = Letterbox::new(320, 320, w, h);
         let (person, count) = largest_person(&parsing, &fit).unwrap();
         assert_eq!(count, 24 * 6);
