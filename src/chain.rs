@@ -178,7 +178,7 @@ impl Chain {
         {
             let fit = crop.fit(w, h);
             if let Some(found) = self.look(fit, fit.model_input(frame))? {
-                if !cut_by(found.person, crop, fw, fh) {
+                if !cut_by(found.person, crop, fw) {
                     return Ok(Some(found));
                 }
                 // The person outran the crop: look again, around where they are now.

@@ -7,12 +7,13 @@
 //! - Finding: the largest 4-connected figure of non-background pixels of a parsing that has a
 //!   head (face or hair pixels; the largest of all when none has): two people who overlap are
 //!   one figure; of separate people the largest is followed.
-//! - The box: the figure's box, a margin of `MARGIN` of its height on every side, widened or
-//!   heightened to the models' aspect, and moved inside the frame when it fits there (the
-//!   models never saw padding where the frame has pixels).
-//! - Over time: the box follows the person with an exponential smoothing of its centre and
-//!   height, and ignores changes smaller than `DEAD_BAND` (no jitter); a shot cut (the frame
-//!   unlike the last one) or a lost person starts over from a search of the whole frame.
+//! - The box: the figure's box (its dense columns), margins above and below as in the training
+//!   pictures, widened or heightened to the models' aspect, and moved inside the frame when it
+//!   fits there (the models never saw padding where the frame has pixels).
+//! - Over time: an alpha-beta filter moves the box with the person's velocity, its height is
+//!   smoothed, and changes smaller than `DEAD_BAND` of a still box are ignored (no jitter); a
+//!   person who outran the box is looked for again around where they are; a shot cut (the
+//!   frame unlike the last one) or a lost person starts over from a search of the whole frame.
 
 use crate::contract::ParsingGroup;
 use crate::frame::{Letterbox, RgbImage};
@@ -152,9 +153,8 @@ pub fn crop_fit(person: Region, src_w: usize, src_h: usize, whole: &Letterbox) -
 
 /// Whether `person` comes closer to an edge of `crop` than half the margin, on a side where the
 /// crop could have moved (not at the frame's edge): the crop was behind the person.
-pub fn cut_by(person: Region, crop: Region, frame_w: f32, frame_h: f32) -> bool {
+pub fn cut_by(person: Region, crop: Region, frame_w: f32) -> bool {
     let room = 0.5 * MARGIN * person.height();
-    let _ = frame_h;
     // Below the feet there is no margin to keep; a cut there shows as a shorter person.
     (person.x0 - crop.x0 < room && crop.x0 > 0.5) || (crop.x1 - person.x1 < room && crop.x1 < frame_w - 0.5) || (person.y0 - crop.y0 < room && crop.y0 > 0.5)
 }

@@ -138,31 +138,36 @@ impl Models {
         (self.manifest.height, self.manifest.width)
     }
 
-    /// Run model `spec` on `inputs` (in the contract's order); outputs in the contract's order,
-    /// each checked to be `[N, C, H, W]` as the contract says, so that a model whose real
-    /// outputs differ from what it declares is an error here, never an index out of bounds later.
+    /// Run model `spec` on `inputs` (in the contract's order); outputs in the contract's order.
     pub fn run(&mut self, spec: &ModelSpec, inputs: &[ArrayView4<f32>]) -> Result<Vec<Array4<f32>>, ModelError> {
         let (h, w) = self.resolution();
         let fail = |why: String| ModelError::Run { model: spec.file.into(), why };
-        let batch = inputs.first().map(|a| a.shape()[0]).unwrap_or(1);
         let session = &mut self.sessions.iter_mut().find(|(n, _)| *n == spec.name).ok_or_else(|| fail("not opened".into()))?.1;
-        let mut feeds = Vec::with_capacity(inputs.len());
-        for (port, a) in spec.inputs.iter().zip(inputs) {
-            feeds.push((port.name, TensorRef::from_array_view(*a).map_err(|e| fail(e.to_string()))?));
-        }
-        let outputs = with_log(|| session.run(feeds)).map_err(|e| fail(e.to_string()))?;
-        spec.outputs
-            .iter()
-            .map(|p| {
-                let v = outputs.get(p.name).ok_or_else(|| fail(format!("no output '{}'", p.name)))?;
-                let a = v.try_extract_array::<f32>().map_err(|e| fail(format!("output '{}': {e}", p.name)))?;
-                if a.shape() != [batch, p.channels, h, w] {
-                    return Err(fail(format!("output '{}' has shape {:?}, expected [{batch}, {}, {h}, {w}]", p.name, a.shape(), p.channels)));
-                }
-                a.to_owned().into_dimensionality::<Ix4>().map_err(|e| fail(e.to_string()))
-            })
-            .collect()
+        run_checked(session, spec, inputs, h, w).map_err(fail)
     }
+}
+
+/// Run `session` as model `spec` and check every output to be `[N, C, H, W]` as the contract
+/// says, so that a model whose real outputs differ from what it declares is an error here,
+/// never an index out of bounds later.
+fn run_checked(session: &mut Session, spec: &ModelSpec, inputs: &[ArrayView4<f32>], h: usize, w: usize) -> Result<Vec<Array4<f32>>, String> {
+    let batch = inputs.first().map(|a| a.shape()[0]).unwrap_or(1);
+    let mut feeds = Vec::with_capacity(inputs.len());
+    for (port, a) in spec.inputs.iter().zip(inputs) {
+        feeds.push((port.name, TensorRef::from_array_view(*a).map_err(|e| e.to_string())?));
+    }
+    let outputs = with_log(|| session.run(feeds)).map_err(|e| e.to_string())?;
+    spec.outputs
+        .iter()
+        .map(|p| {
+            let v = outputs.get(p.name).ok_or_else(|| format!("no output '{}'", p.name))?;
+            let a = v.try_extract_array::<f32>().map_err(|e| format!("output '{}': {e}", p.name))?;
+            if a.shape() != [batch, p.channels, h, w] {
+                return Err(format!("output '{}' has shape {:?}, expected [{batch}, {}, {h}, {w}]", p.name, a.shape(), p.channels));
+            }
+            a.to_owned().into_dimensionality::<Ix4>().map_err(|e| e.to_string())
+        })
+        .collect()
 }
 
 /// Run the model once on zeros and check what really comes out: a model may declare the
@@ -171,20 +176,10 @@ impl Models {
 fn probe(session: &mut Session, spec: &ModelSpec, manifest: &Manifest, file: &Path) -> Result<(), ModelError> {
     let (h, w) = (manifest.height, manifest.width);
     let zeros: Vec<Array4<f32>> = spec.inputs.iter().map(|p| Array4::zeros((1, p.channels, h, w))).collect();
-    let mut feeds = Vec::with_capacity(zeros.len());
-    let contract = |why: String| ModelError::Contract { file: file.to_path_buf(), why };
-    for (port, a) in spec.inputs.iter().zip(&zeros) {
-        feeds.push((port.name, TensorRef::from_array_view(a.view()).map_err(|e| contract(e.to_string()))?));
-    }
-    let outputs = session.run(feeds).map_err(|e| contract(format!("does not run on a batch of one [1, C, {h}, {w}] input: {e}")))?;
-    for p in spec.outputs {
-        let v = outputs.get(p.name).ok_or_else(|| contract(format!("output '{}' missing when run", p.name)))?;
-        let a = v.try_extract_array::<f32>().map_err(|e| contract(format!("output '{}' is not float32: {e}", p.name)))?;
-        if a.shape() != [1, p.channels, h, w] {
-            return Err(contract(format!("output '{}' is {:?} when run on one frame, expected [1, {}, {h}, {w}]", p.name, a.shape(), p.channels)));
-        }
-    }
-    Ok(())
+    let views: Vec<ArrayView4<f32>> = zeros.iter().map(|a| a.view()).collect();
+    run_checked(session, spec, &views, h, w)
+        .map(|_| ())
+        .map_err(|why| ModelError::Contract { file: file.to_path_buf(), why: format!("run once on a frame of zeros: {why}") })
 }
 
 /// The session's tensors are the contract's: names, order and shapes.

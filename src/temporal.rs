@@ -41,38 +41,47 @@ struct Previous {
 #[derive(Default)]
 pub struct Temporal {
     previous: Option<Previous>,
-    /// This frame: its fit, input and how much of the previous frame each pixel keeps.
-    current: Option<(Letterbox, Array4<f32>, Vec<f32>)>,
+    current: Option<Current>,
     maps: [Option<Array4<f32>>; MAPS],
 }
 
-/// `map` (of a picture seen through `from`) as seen through `to`, and whether each pixel of
-/// `to` had a source in it.
-fn resample(map: &Array4<f32>, from: &Letterbox, to: &Letterbox) -> (Array4<f32>, Vec<bool>) {
-    let (h, w) = (to.height, to.width);
-    if from == to {
-        return (map.clone(), vec![true; h * w]);
-    }
-    let channels = map.shape()[1];
-    let (fh, fw) = (map.shape()[2], map.shape()[3]);
-    let data = map.as_slice().expect("model outputs are standard layout");
-    let mut out = Array4::zeros((1, channels, h, w));
-    let mut valid = vec![false; h * w];
-    for y in 0..h {
-        for x in 0..w {
-            let (sx, sy) = to.to_source(x as f32 + 0.5, y as f32 + 0.5);
+/// This frame: its fit and input, where each of its model pixels lies in the previous frame's
+/// model input (`None`: outside it; computed once, used by every map), and how much of the
+/// previous frame each pixel keeps.
+struct Current {
+    fit: Letterbox,
+    input: Array4<f32>,
+    at: Vec<Option<(f32, f32)>>,
+    keep: Vec<f32>,
+}
+
+/// Where each model pixel of `to` lies in the model input of `from` (both views of one frame
+/// size: the crop moved with the person).
+fn correspond(from: &Letterbox, to: &Letterbox) -> Vec<Option<(f32, f32)>> {
+    (0..to.width * to.height)
+        .map(|i| {
+            let (sx, sy) = to.to_source((i % to.width) as f32 + 0.5, (i / to.width) as f32 + 0.5);
             let (px, py) = from.to_model(sx, sy);
-            if !from.inside(px, py) {
-                continue;
-            }
-            valid[y * w + x] = true;
-            for c in 0..channels {
-                let field = Field { data: &data[c * fh * fw..(c + 1) * fh * fw], width: fw, height: fh };
-                out[[0, c, y, x]] = field.at(px, py);
+            from.inside(px, py).then_some((px, py))
+        })
+        .collect()
+}
+
+/// `map` sampled at `at`, planar `[C][at.len()]` (0 where `at` is `None`).
+fn resample(map: &Array4<f32>, at: &[Option<(f32, f32)>]) -> Vec<f32> {
+    let (channels, fh, fw) = (map.shape()[1], map.shape()[2], map.shape()[3]);
+    let data = map.as_slice().expect("model outputs are standard layout");
+    let n = at.len();
+    let mut out = vec![0.0; channels * n];
+    for c in 0..channels {
+        let field = Field { data: &data[c * fh * fw..(c + 1) * fh * fw], width: fw, height: fh };
+        for (i, p) in at.iter().enumerate() {
+            if let Some((px, py)) = *p {
+                out[c * n + i] = field.at(px, py);
             }
         }
     }
-    (out, valid)
+    out
 }
 
 impl Temporal {
@@ -85,37 +94,38 @@ impl Temporal {
     /// Start a frame seen through `fit` as `input`: work out how much each pixel keeps.
     pub fn begin(&mut self, fit: Letterbox, input: &Array4<f32>) {
         let n = fit.width * fit.height;
-        let keep = match &self.previous {
-            None => vec![0.0; n],
+        let (at, keep) = match &self.previous {
+            None => (vec![None; n], vec![0.0; n]),
             Some(p) => {
-                let (before, valid) = resample(&p.input, &p.fit, &fit);
-                let (now, then) = (input.as_slice().expect("standard layout"), before.as_slice().expect("standard layout"));
-                (0..n)
+                let at = correspond(&p.fit, &fit);
+                let then = resample(&p.input, &at);
+                let now = input.as_slice().expect("standard layout");
+                let keep = (0..n)
                     .map(|i| {
-                        if !valid[i] {
+                        if at[i].is_none() {
                             return 0.0;
                         }
                         let change = (0..3).map(|c| (now[c * n + i] - then[c * n + i]).abs()).sum::<f32>() / 3.0;
                         MAX_KEEP * (1.0 - change / MOTION_SCALE).clamp(0.0, 1.0)
                     })
-                    .collect()
+                    .collect();
+                (at, keep)
             }
         };
-        self.current = Some((fit, input.clone(), keep));
+        self.current = Some(Current { fit, input: input.clone(), at, keep });
         self.maps = Default::default();
     }
 
     /// Blend `map` with the previous frame's, in place, and remember it for the next frame.
     pub fn blend(&mut self, which: Map, map: &mut Array4<f32>) {
-        let Some((fit, _, keep)) = &self.current else { return };
-        if let Some(before) = self.previous.as_ref().and_then(|p| p.maps[which as usize].as_ref().map(|m| (m, p.fit))) {
-            let (then, _) = resample(before.0, &before.1, fit);
-            let n = keep.len();
+        let Some(current) = &self.current else { return };
+        if let Some(before) = self.previous.as_ref().and_then(|p| p.maps[which as usize].as_ref()) {
+            let then = resample(before, &current.at);
+            let n = current.keep.len();
             let now = map.as_slice_mut().expect("standard layout");
-            let then = then.as_slice().expect("standard layout");
             for (c, plane) in now.chunks_mut(n).enumerate() {
                 for (i, v) in plane.iter_mut().enumerate() {
-                    *v += (then[c * n + i] - *v) * keep[i];
+                    *v += (then[c * n + i] - *v) * current.keep[i];
                 }
             }
         }
@@ -124,7 +134,7 @@ impl Temporal {
 
     /// End the frame: what it blended becomes the past of the next.
     pub fn finish(&mut self) {
-        if let Some((fit, input, _)) = self.current.take() {
+        if let Some(Current { fit, input, .. }) = self.current.take() {
             self.previous = Some(Previous { fit, input, maps: std::mem::take(&mut self.maps) });
         }
     }

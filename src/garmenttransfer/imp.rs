@@ -510,15 +510,13 @@ impl BaseTransformImpl for GarmentTransfer {
                 ("No reference photo: set the 'reference' property to a photo of a person wearing the garment")
             ));
         };
-        let prepared = Reference::prepare(&path, &mut lock(&front_end));
-        let background = settings.background.as_ref().map(|p| read_image(p).map_err(|e| format!("background plate: {e}")));
-        let (reference, background) = match (prepared, background.transpose()) {
-            (Ok(r), Ok(b)) => (r, b),
-            (Err(e), _) => {
-                keep(models);
-                return Err(gst::error_msg!(gst::LibraryError::Settings, ("{}", e)));
-            }
-            (_, Err(e)) => {
+        let prepared = Reference::prepare(&path, &mut lock(&front_end)).map_err(|e| e.to_string()).and_then(|reference| {
+            let background = settings.background.as_ref().map(|p| read_image(p).map_err(|e| format!("background plate: {e}")));
+            Ok((reference, background.transpose()?))
+        });
+        let (reference, background) = match prepared {
+            Ok(ready) => ready,
+            Err(e) => {
                 keep(models);
                 return Err(gst::error_msg!(gst::LibraryError::Settings, ("{}", e)));
             }

@@ -140,10 +140,7 @@ pub fn evaluate(models: &Path, data: &Path, limit: usize, affine_paste: bool) ->
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let mut chain = Chain::new(Models::load(models, ExecutionProvider::Cpu, 0, threads)?);
     chain.affine_paste = affine_paste;
-    let mut m = Metrics::default();
-    let (mut miou, mut giou, mut siou, mut ssim_sum, mut mse_sum) = (0.0, 0.0, 0.0, 0.0, 0.0);
-    let (mut gl1, mut gssim) = (0.0, 0.0);
-    let (mut g_n, mut s_n) = (0usize, 0usize);
+    let (mut totals, mut passed_through) = (Totals::default(), 0);
     for t in dataset.transfers.iter().take(limit) {
         let (Some(a), Ok((truth, truth_parse))) = (dataset.load_or_skip(t.a), dataset.load_transfer(t)) else { continue };
         let reference = match Reference::prepare(&dataset.samples[t.b].image, &mut chain.models) {
@@ -153,43 +150,81 @@ pub fn evaluate(models: &Path, data: &Path, limit: usize, affine_paste: bool) ->
                 continue;
             }
         };
-        let (w, h) = (a.width as usize, a.height as usize);
-        let mut pixels = a.image.clone();
-        let mut frame = FrameMut { data: &mut pixels, width: w, height: h, stride: w * 3, format: PixelFormat::Rgb };
         // Unrelated pictures: nothing to follow or smooth from the last one.
         chain.reset();
-        let outcome = chain.process(&mut frame, &reference, None, OutputMode::Composite)?;
-        m.samples += 1;
-        if outcome == Outcome::PassedThrough {
-            m.passed_through += 1;
-        }
-        let truth_groups: Vec<u8> = truth_parse.data.iter().map(|&id| cihp::group(id).id()).collect();
-        let predicted = chain.last.as_ref().map(|l| l.transfer_parsing_at(w, h)).unwrap_or_else(|| vec![0; w * h]);
-        let f = FrameScores::of(&pixels, &truth.data, &truth_groups, &predicted, w, h);
-        miou += f.parsing_miou;
-        if let Some(v) = f.garment_iou {
-            giou += v;
-            g_n += 1;
-        }
-        if let Some(v) = f.skin_iou {
-            siou += v;
-            s_n += 1;
-        }
-        ssim_sum += f.composite_ssim;
-        mse_sum += f.composite_mse;
-        gl1 += f.garment_l1;
-        gssim += f.garment_ssim;
+        let done = run_frame(&mut chain, &reference, &a.image, &truth.data, &truth_parse.data, a.width as usize, a.height as usize)?;
+        passed_through += (done.outcome == Outcome::PassedThrough) as usize;
+        totals.add(&done.scores);
     }
-    let n = m.samples.max(1) as f64;
-    m.parsing_miou = miou / n;
-    m.garment_iou = giou / g_n.max(1) as f64;
-    m.skin_iou = siou / s_n.max(1) as f64;
-    m.composite_ssim = ssim_sum / n;
-    m.composite_mse = mse_sum / n;
-    m.garment_l1 = gl1 / n;
-    m.garment_ssim = gssim / n;
-    m.composite_psnr = 10.0 * (255.0f64 * 255.0 / m.composite_mse.max(1e-10)).log10();
-    Ok(m)
+    Ok(Metrics { passed_through, ..totals.means() })
+}
+
+/// One frame through the chain, scored against its truth.
+struct Done {
+    outcome: Outcome,
+    /// The output.
+    pixels: Vec<u8>,
+    truth_groups: Vec<u8>,
+    scores: FrameScores,
+}
+
+/// Run `image` (RGB, `w` x `h`) through `chain` and score the output against `truth` and its
+/// CIHP parsing `truth_cihp`.
+fn run_frame(chain: &mut Chain, reference: &Arc<Reference>, image: &[u8], truth: &[u8], truth_cihp: &[u8], w: usize, h: usize) -> Result<Done, EvalError> {
+    let mut pixels = image.to_vec();
+    let mut frame = FrameMut { data: &mut pixels, width: w, height: h, stride: w * 3, format: PixelFormat::Rgb };
+    let outcome = chain.process(&mut frame, reference, None, OutputMode::Composite)?;
+    let truth_groups: Vec<u8> = truth_cihp.iter().map(|&id| cihp::group(id).id()).collect();
+    let predicted = chain.last.as_ref().map(|l| l.transfer_parsing_at(w, h)).unwrap_or_else(|| vec![0; w * h]);
+    let scores = FrameScores::of(&pixels, truth, &truth_groups, &predicted, w, h);
+    Ok(Done { outcome, pixels, truth_groups, scores })
+}
+
+/// Running sums of frame scores; IoUs are averaged over the frames where the group occurs.
+#[derive(Default)]
+struct Totals {
+    n: usize,
+    miou: f64,
+    garment_iou: (f64, usize),
+    skin_iou: (f64, usize),
+    ssim: f64,
+    mse: f64,
+    garment_l1: f64,
+    garment_ssim: f64,
+}
+
+impl Totals {
+    fn add(&mut self, f: &FrameScores) {
+        self.n += 1;
+        self.miou += f.parsing_miou;
+        for (sum, v) in [(&mut self.garment_iou, f.garment_iou), (&mut self.skin_iou, f.skin_iou)] {
+            if let Some(v) = v {
+                sum.0 += v;
+                sum.1 += 1;
+            }
+        }
+        self.ssim += f.composite_ssim;
+        self.mse += f.composite_mse;
+        self.garment_l1 += f.garment_l1;
+        self.garment_ssim += f.garment_ssim;
+    }
+
+    fn means(&self) -> Metrics {
+        let n = self.n.max(1) as f64;
+        let mse = self.mse / n;
+        Metrics {
+            samples: self.n,
+            parsing_miou: self.miou / n,
+            garment_iou: self.garment_iou.0 / self.garment_iou.1.max(1) as f64,
+            skin_iou: self.skin_iou.0 / self.skin_iou.1.max(1) as f64,
+            composite_ssim: self.ssim / n,
+            composite_psnr: 10.0 * (255.0f64 * 255.0 / mse.max(1e-10)).log10(),
+            composite_mse: mse,
+            garment_l1: self.garment_l1 / n,
+            garment_ssim: self.garment_ssim / n,
+            passed_through: 0,
+        }
+    }
 }
 
 /// The baselines against which `models` is judged: the affine paste (same models, no warp),
@@ -276,55 +311,34 @@ pub fn evaluate_video(models: &Path, data: &Path, follow: bool, temporal: bool) 
         return Err(EvalError::NoTruth(data.join("frames")));
     }
     let mut m = VideoMetrics { follow_person: follow, temporal_smoothing: temporal, ..VideoMetrics::default() };
+    let mut totals = Totals::default();
     let mut previous: Option<(Vec<u8>, Vec<u8>, Vec<bool>)> = None;
     let (mut flicker, mut truth_flicker, mut pairs) = (0.0, 0.0, 0usize);
-    let (mut mse, mut g_n, mut s_n) = (0.0, 0usize, 0usize);
     for name in &names {
         let frame = read_rgb(&data.join("frames").join(name))?;
         let truth = read_rgb(&data.join("transfer").join(name))?;
         let truth_parse = read_ids(&data.join("transfer-parse").join(name), cihp::id_of_colour)?;
         let (w, h) = (frame.width as usize, frame.height as usize);
-        let mut pixels = frame.data.clone();
-        let mut view = FrameMut { data: &mut pixels, width: w, height: h, stride: w * 3, format: PixelFormat::Rgb };
-        if chain.process(&mut view, &reference, None, OutputMode::Composite)? == Outcome::PassedThrough {
-            m.passed_through += 1;
-        }
-        let truth_groups: Vec<u8> = truth_parse.data.iter().map(|&id| cihp::group(id).id()).collect();
-        let predicted = chain.last.as_ref().map(|l| l.transfer_parsing_at(w, h)).unwrap_or_else(|| vec![0; w * h]);
-        let f = FrameScores::of(&pixels, &truth.data, &truth_groups, &predicted, w, h);
-        m.parsing_miou += f.parsing_miou;
-        if let Some(v) = f.garment_iou {
-            m.garment_iou += v;
-            g_n += 1;
-        }
-        if let Some(v) = f.skin_iou {
-            m.skin_iou += v;
-            s_n += 1;
-        }
-        m.composite_ssim += f.composite_ssim;
-        m.garment_l1 += f.garment_l1;
-        mse += f.composite_mse;
-        m.per_frame.push(f);
-        let garment: Vec<bool> = truth_groups.iter().map(|&g| g == ParsingGroup::UpperGarment.id()).collect();
+        let done = run_frame(&mut chain, &reference, &frame.data, &truth.data, &truth_parse.data, w, h)?;
+        m.passed_through += (done.outcome == Outcome::PassedThrough) as usize;
+        totals.add(&done.scores);
+        m.per_frame.push(done.scores);
+        let garment: Vec<bool> = done.truth_groups.iter().map(|&g| g == ParsingGroup::UpperGarment.id()).collect();
         if let Some((out_before, truth_before, garment_before)) = &previous {
             let region: Vec<bool> = garment.iter().zip(garment_before).map(|(&a, &b)| a || b).collect();
-            if let (Some(o), Some(t)) = (change_in(&pixels, out_before, &region), change_in(&truth.data, truth_before, &region)) {
+            if let (Some(o), Some(t)) = (change_in(&done.pixels, out_before, &region), change_in(&truth.data, truth_before, &region)) {
                 flicker += o;
                 truth_flicker += t;
                 pairs += 1;
             }
         }
-        previous = Some((pixels, truth.data, garment));
+        previous = Some((done.pixels, truth.data, garment));
         (m.width, m.height) = (w, h);
     }
-    let n = names.len() as f64;
-    m.frames = names.len();
-    m.parsing_miou /= n;
-    m.garment_iou /= g_n.max(1) as f64;
-    m.skin_iou /= s_n.max(1) as f64;
-    m.composite_ssim /= n;
-    m.garment_l1 /= n;
-    m.composite_psnr = 10.0 * (255.0f64 * 255.0 / (mse / n).max(1e-10)).log10();
+    let means = totals.means();
+    m.frames = means.samples;
+    (m.parsing_miou, m.garment_iou, m.skin_iou) = (means.parsing_miou, means.garment_iou, means.skin_iou);
+    (m.composite_ssim, m.composite_psnr, m.garment_l1) = (means.composite_ssim, means.composite_psnr, means.garment_l1);
     m.flicker = flicker / pairs.max(1) as f64;
     m.truth_flicker = truth_flicker / pairs.max(1) as f64;
     m.flicker_ratio = if m.truth_flicker > 0.0 { m.flicker / m.truth_flicker } else { 0.0 };
