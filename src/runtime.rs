@@ -102,6 +102,11 @@ pub fn with_log<R>(f: impl FnOnce() -> R) -> R {
 
 /// A session builder with full graph optimisation and `threads` intra-op threads; `what`
 /// names the model in errors.
+///
+/// The pool's threads do not spin when they run out of work. A frame runs five sessions one
+/// after another, each with its own pool: a pool left spinning after its model finished keeps
+/// the cores busy while the next model (or the composite) wants them. Measured on 2 cores with
+/// the lite models: the five models took 240 ms a frame with spinning, 174 ms without.
 pub fn session_builder(threads: usize, what: &str) -> Result<SessionBuilder, RuntimeError> {
     let env = environment()?;
     let fail = |why: String| RuntimeError::Session { what: what.into(), why };
@@ -110,6 +115,10 @@ pub fn session_builder(threads: usize, what: &str) -> Result<SessionBuilder, Run
         .with_optimization_level(GraphOptimizationLevel::Level3)
         .map_err(|e| fail(e.to_string()))?
         .with_intra_threads(threads)
+        .map_err(|e| fail(e.to_string()))?
+        .with_intra_op_spinning(false)
+        .map_err(|e| fail(e.to_string()))?
+        .with_inter_op_spinning(false)
         .map_err(|e| fail(e.to_string()))
 }
 

@@ -110,15 +110,21 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
         /// Random weights (plumbing and benchmarks, not results).
-        #[arg(long, conflicts_with = "checkpoints", required_unless_present = "checkpoints")]
+        #[arg(long, conflicts_with_all = ["checkpoints", "weights_from"], required_unless_present_any = ["checkpoints", "weights_from"])]
         untrained: bool,
+        /// The weights of a models folder this exporter wrote (its preset and provenance
+        /// too), written again by the current exporter. Each new file is run beside the old
+        /// one in ONNX Runtime and must agree with it.
+        #[arg(long, conflicts_with = "checkpoints")]
+        weights_from: Option<PathBuf>,
         /// A training run folder: each network trained there (RUN_DIR/<network>/checkpoint)
         /// is exported with its weights and provenance; the others stay untrained.
         #[arg(long)]
         checkpoints: Option<PathBuf>,
-        /// Model resolution, WIDTHxHEIGHT.
-        #[arg(long, default_value = "192x256", value_parser = parse_size)]
-        size: (u32, u32),
+        /// Model resolution, WIDTHxHEIGHT [default: 192x256, or the resolution of
+        /// --weights-from].
+        #[arg(long, value_parser = parse_size)]
+        size: Option<(u32, u32)>,
     },
     /// Train one stage of the schedule into RUN_DIR/STAGE (resumable), or `all` of them in
     /// dependency order followed by the export into --models.
@@ -336,9 +342,12 @@ fn main() -> Result<()> {
                 print!("{s}");
             }
         }
-        Command::Export { preset, out, untrained: _, checkpoints, size } => {
+        Command::Export { preset, out, untrained: _, checkpoints, weights_from, size } => {
+            if let Some(from) = weights_from {
+                return reexport(&from, &out, size);
+            }
             let device = default_device();
-            let (w, h) = (size.0 as usize, size.1 as usize);
+            let (w, h) = size.map_or((192, 256), |(w, h)| (w as usize, h as usize));
             let (nets, training) = match &checkpoints {
                 Some(run) => garment_training::train::trained_networks(preset, run, &device)?,
                 None => (InferenceNets::untrained(preset, &device), Default::default()),
@@ -497,6 +506,41 @@ fn tempfile_dir() -> Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("garment-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     Ok(dir)
+}
+
+/// `export --weights-from`: the networks of `from` written to `out` by the current exporter,
+/// each new file checked against its original in ONNX Runtime.
+fn reexport(from: &std::path::Path, out: &std::path::Path, size: Option<(u32, u32)>) -> Result<()> {
+    use garment_training::onnx::check::compare_models;
+    let device = default_device();
+    let (nets, preset, source) = garment_training::onnx::import::load(from, &device)?;
+    let (w, h) = size.map_or((source.width, source.height), |(w, h)| (w as usize, h as usize));
+    let same_size = (w, h) == (source.width, source.height);
+    let training: std::collections::BTreeMap<String, serde_json::Value> =
+        source.models.iter().filter_map(|(name, e)| e.training.clone().map(|t| (name.clone(), t))).collect();
+    let mut manifest = export_models(&nets, preset, h, w, out, (!source.untrained).then_some(&training))?;
+    let nodes = |bytes: &[u8]| -> Result<usize> {
+        use prost::Message;
+        Ok(garment_training::onnx::proto::ModelProto::decode(bytes)?.graph.map_or(0, |g| g.node.len()))
+    };
+    for spec in gstgarmenttransfer::contract::MODELS {
+        let new = manifest.load_model(out, &spec)?;
+        if same_size {
+            let old = source.load_model(from, &spec)?;
+            let diff = compare_models(&old, &new, spec, h, w)?;
+            anyhow::ensure!(diff <= 1e-4, "{}: the new file differs from {} by {diff:.2e} (more than 1e-4)", spec.file, from.display());
+            println!("{:<18} {:5} -> {:5} nodes, outputs agree to {diff:.1e}", spec.name, nodes(&old)?, nodes(&new)?);
+        } else {
+            gstgarmenttransfer::runtime::cpu_session(&new, spec.file, 1)?;
+        }
+    }
+    // The same weights compute the same outputs: the evaluation recorded with them still holds.
+    if same_size && source.evaluation.is_some() {
+        manifest.evaluation = source.evaluation.clone();
+        manifest.write(out)?;
+    }
+    println!("wrote the {} weights of {} ({w}x{h}) to {}", preset.name(), from.display(), out.display());
+    Ok(())
 }
 
 /// ONNX Runtime CPU time per network of `preset` at 256x192, batch 1, random weights and inputs.

@@ -6,7 +6,7 @@ use burn::tensor::{Distribution, Tensor};
 use garment_training::nn::graph::Eager;
 use garment_training::nn::network::Network;
 use garment_training::nn::{Preset, default_device};
-use garment_training::onnx::check::{max_abs_diff, run_onnx, to_array, to_tensor};
+use garment_training::onnx::check::{max_abs_diff, random_inputs, run_onnx, to_array, to_tensor};
 use garment_training::onnx::export::export;
 use garment_training::onnx::{InferenceNets, export_models};
 use gstgarmenttransfer::contract::MODELS;
@@ -29,22 +29,12 @@ impl ModuleMapper for Perturb {
     }
 }
 
-fn random_input(channels: usize, h: usize, w: usize, seed: u64) -> Array4<f32> {
-    // A small LCG: reproducible inputs without another dependency.
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    Array4::from_shape_fn((1, channels, h, w), |_| {
-        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    })
-}
-
 fn compare(preset: Preset, h: usize, w: usize) {
     let device = default_device();
     for name in Network::NAMES {
         let net = Network::new(name, preset, &device).unwrap().map(&mut Perturb);
         let spec = net.spec();
-        let inputs: Vec<Array4<f32>> =
-            spec.inputs.iter().enumerate().map(|(i, p)| random_input(p.channels, h, w, i as u64 + 1)).collect();
+        let inputs = random_inputs(spec, h, w);
         let exported = export(&net, h, w).unwrap_or_else(|e| panic!("{name}: {e}"));
         let onnx = run_onnx(&exported, &inputs).unwrap_or_else(|e| panic!("{name}: {e}"));
         let mut g = Eager::new(&device);
@@ -128,8 +118,48 @@ fn batch_axis_is_dynamic() {
     let device = default_device();
     let net = Network::new("regrowth", Preset::Tiny, &device).unwrap();
     let exported = export(&net, 32, 32).unwrap();
-    let inputs = vec![random_input(3, 32, 32, 1), random_input(1, 32, 32, 2)];
+    let inputs = random_inputs(net.spec(), 32, 32);
     let two: Vec<Array4<f32>> = inputs.iter().map(|a| ndarray::concatenate![ndarray::Axis(0), a.view(), a.view()]).collect();
     let out = run_onnx(&exported, &two).unwrap();
     assert_eq!(out[0].shape(), &[2, 3, 32, 32]);
+}
+
+#[test]
+fn stacked_and_sliced_correlations_compute_the_same_warp_with_fewer_nodes() {
+    use garment_training::onnx::check::compare_models;
+    use garment_training::onnx::export::export_sliced;
+    let device = default_device();
+    for name in ["warp", "teacher_warp"] {
+        let net = Network::new(name, Preset::Tiny, &device).unwrap().map(&mut Perturb);
+        let (stacked, sliced) = (export(&net, 64, 64).unwrap(), export_sliced(&net, 64, 64).unwrap());
+        let nodes = |e: &garment_training::onnx::Exported| e.model.graph.as_ref().unwrap().node.len();
+        let diff = compare_models(&stacked.bytes(), &sliced.bytes(), net.spec(), 64, 64).unwrap();
+        println!("{name}: {} nodes stacked, {} sliced, outputs agree to {diff:.1e}", nodes(&stacked), nodes(&sliced));
+        assert!(diff <= 5e-5, "{name}: {diff}");
+        assert!(nodes(&stacked) < nodes(&sliced), "{name}: {} vs {}", nodes(&stacked), nodes(&sliced));
+    }
+}
+
+#[test]
+fn weights_read_back_from_an_export_export_to_the_same_bytes() {
+    use garment_training::onnx::import;
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let device = default_device();
+    let mut nets = InferenceNets::untrained(Preset::Tiny, &device);
+    nets.nets = nets.nets.into_iter().map(|n| n.map(&mut Perturb)).collect();
+    export_models(&nets, Preset::Tiny, 64, 64, &a, None).unwrap();
+    let (back, preset, _) = import::load(&a, &device).unwrap();
+    assert_eq!(preset, Preset::Tiny);
+    export_models(&back, preset, 64, 64, &b, None).unwrap();
+    for spec in MODELS {
+        assert!(std::fs::read(a.join(spec.file)).unwrap() == std::fs::read(b.join(spec.file)).unwrap(), "{}", spec.file);
+    }
+
+    // Files of another architecture than the manifest's preset: an error naming the file.
+    let mut manifest = Manifest::read(&a).unwrap();
+    manifest.preset = "lite".into();
+    manifest.write(&a).unwrap();
+    let err = import::load(&a, &device).err().unwrap().to_string();
+    assert!(err.contains("parser.onnx") && err.contains("lite"), "{err}");
 }

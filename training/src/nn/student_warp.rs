@@ -14,7 +14,7 @@ use burn::nn::conv::Conv2d;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::blocks::{ConvBnRelu, LeakyStack, conv};
-use super::graph::{Graph, LEAKY_SLOPE, apply_affine, correlation, identity_grid, upsample2};
+use super::graph::{Graph, LEAKY_SLOPE, apply_affine, correlation, identity_grid, shifts, upsample2};
 use super::teacher_warp::{FlowLevel, WarpWidths, Warped};
 use super::warp::{COST_CHANNELS, FlowPyramid, MAX_DISPLACEMENT, PyramidEncoder, warp_by_offset, zero_offset};
 use gstgarmenttransfer::contract::POSE_PARTS;
@@ -118,14 +118,15 @@ impl StudentWarp {
                 offset = upsample2(g, &offset);
             }
             // Shape-aware flow.
+            let target = shifts(g, &tgt_shape[k], MAX_DISPLACEMENT);
             let warped = warp_by_offset(g, &src_shape[k], &offset);
-            let cost = correlation(g, &warped, &tgt_shape[k], MAX_DISPLACEMENT);
+            let cost = correlation(g, &warped, &target);
             let cost = g.leaky_relu(&cost, LEAKY_SLOPE);
             let delta = module.main.forward(g, &cost);
             offset = g.add(&offset, &delta);
             // Content-aware flow.
             let warped = warp_by_offset(g, &content[k], &offset);
-            let cost = correlation(g, &warped, &tgt_shape[k], MAX_DISPLACEMENT);
+            let cost = correlation(g, &warped, &target);
             let cost = g.leaky_relu(&cost, LEAKY_SLOPE);
             let delta = module.refine.forward(g, &cost);
             offset = g.add(&offset, &delta);

@@ -6,7 +6,7 @@ use burn::module::Module;
 use burn::tensor::Device;
 
 use super::blocks::LeakyStack;
-use super::graph::{Graph, LEAKY_SLOPE, correlation, identity_grid, upsample2};
+use super::graph::{Graph, LEAKY_SLOPE, correlation, identity_grid, shifts, upsample2};
 use super::warp::{COST_CHANNELS, FlowPyramid, MAX_DISPLACEMENT, PyramidEncoder, warp_by_offset, zero_offset};
 
 #[derive(Debug, Clone, Copy)]
@@ -72,7 +72,8 @@ impl TeacherWarp {
                 offset = upsample2(g, &offset);
             }
             let warped = warp_by_offset(g, &src[k], &offset);
-            let cost = correlation(g, &warped, &cond[k], MAX_DISPLACEMENT);
+            let target = shifts(g, &cond[k], MAX_DISPLACEMENT);
+            let cost = correlation(g, &warped, &target);
             let cost = g.leaky_relu(&cost, LEAKY_SLOPE);
             let delta = level.main.forward(g, &cost);
             offset = g.add(&offset, &delta);

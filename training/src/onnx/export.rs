@@ -32,6 +32,8 @@ pub struct Exported {
     pub spec: ModelSpec,
     pub model: ModelProto,
     pub macs: u64,
+    /// The weight initializers in the order written, with the parameters they hold.
+    pub params: Vec<(String, burn::module::ParamId)>,
 }
 
 impl Exported {
@@ -63,7 +65,17 @@ fn value_info(name: &str, channels: usize, h: usize, w: usize) -> ValueInfoProto
 /// Trace `forward` over the inputs of `spec` at `h` x `w` into a model with the contract's
 /// tensor names and a dynamic batch axis.
 pub fn trace(spec: ModelSpec, h: usize, w: usize, forward: impl FnOnce(&mut Tracer, &[Value]) -> Vec<Value>) -> Result<Exported, ExportError> {
-    let mut t = Tracer::new();
+    trace_with(Tracer::new(), spec, h, w, forward)
+}
+
+/// `trace` with a tracer set up by the caller (the older correlation form, say).
+pub fn trace_with(
+    mut t: Tracer,
+    spec: ModelSpec,
+    h: usize,
+    w: usize,
+    forward: impl FnOnce(&mut Tracer, &[Value]) -> Vec<Value>,
+) -> Result<Exported, ExportError> {
     let inputs: Vec<Value> = spec.inputs.iter().map(|p| t.input(p.name, p.channels, h, w)).collect();
     let outputs = forward(&mut t, &inputs);
     for (out, port) in outputs.iter().zip(spec.outputs) {
@@ -72,6 +84,7 @@ pub fn trace(spec: ModelSpec, h: usize, w: usize, forward: impl FnOnce(&mut Trac
     if let Some(source) = t.error.take() {
         return Err(ExportError::Trace { model: spec.name.into(), source });
     }
+    let params = std::mem::take(&mut t.params);
     let graph = GraphProto {
         node: t.nodes,
         name: spec.name.into(),
@@ -91,12 +104,21 @@ pub fn trace(spec: ModelSpec, h: usize, w: usize, forward: impl FnOnce(&mut Trac
         opset_import: vec![OperatorSetIdProto { domain: String::new(), version: OPSET }],
         metadata_props: vec![],
     };
-    Ok(Exported { spec, model, macs: t.macs })
+    Ok(Exported { spec, model, macs: t.macs, params })
 }
 
 /// Trace `net` at `h` x `w`.
 pub fn export(net: &Network, h: usize, w: usize) -> Result<Exported, ExportError> {
     trace(net.spec(), h, w, |t, inputs| net.forward(t, inputs))
+}
+
+/// Trace `net` with every correlation in the older form: each of its 49 shifts sliced,
+/// multiplied and averaged on its own (about three times the warp's nodes). Kept to measure
+/// the stacked form against it on the same weights.
+pub fn export_sliced(net: &Network, h: usize, w: usize) -> Result<Exported, ExportError> {
+    let mut t = Tracer::new();
+    t.sliced_correlations = true;
+    trace_with(t, net.spec(), h, w, |t, inputs| net.forward(t, inputs))
 }
 
 /// The five networks the element runs, in the contract's order.

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::tensor::Tensor;
@@ -34,6 +35,12 @@ pub struct Tracer {
     pub macs: u64,
     /// The first problem met; tracing goes on so the graph stays well formed, export fails.
     pub error: Option<TraceError>,
+    /// Every weight initializer in the order written, with the parameter it holds: what reading
+    /// the weights of an exported file back into a network goes by (`import`).
+    pub params: Vec<(String, ParamId)>,
+    /// Write correlations in the older form, one slice-multiply-mean per shift (for comparing
+    /// the two exports of the same weights); the default stacks the shifts.
+    pub sliced_correlations: bool,
     count: usize,
     /// Weights already written, by module address: a module used twice (E_s) is stored once.
     weights: HashMap<usize, (String, Option<String>)>,
@@ -74,6 +81,21 @@ fn int_tensor(name: &str, data: &[i64]) -> TensorProto {
 
 fn broadcast(a: [usize; 4], b: [usize; 4]) -> [usize; 4] {
     std::array::from_fn(|i| a[i].max(b[i]))
+}
+
+/// The ids of the float tensors of a module, in its visiting order.
+struct ParamIds(Vec<ParamId>);
+
+impl ModuleVisitor for ParamIds {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.0.push(param.id);
+    }
+}
+
+fn running_id<const D: usize>(state: &burn::module::RunningState<Tensor<D>>) -> ParamId {
+    let mut ids = ParamIds(Vec::new());
+    state.visit(&mut ids);
+    ids.0[0]
 }
 
 impl Tracer {
@@ -183,10 +205,12 @@ impl Graph for Tracer {
                 let w_name = self.fresh("conv_weight");
                 let data = self.weights("a convolution's weight", conv.weight.val());
                 self.initializers.push(float_tensor(&w_name, &[cout, cin_g, kh, kw], &data));
+                self.params.push((w_name.clone(), conv.weight.id));
                 let b_name = conv.bias.as_ref().map(|b| {
                     let name = self.fresh("conv_bias");
                     let data = self.weights("a convolution's bias", b.val());
                     self.initializers.push(float_tensor(&name, &[cout], &data));
+                    self.params.push((name.clone(), b.id));
                     name
                 });
                 self.weights.insert(key, (w_name.clone(), b_name.clone()));
@@ -223,15 +247,16 @@ impl Graph for Tracer {
     fn batch_norm(&mut self, x: &Value, bn: &BatchNorm) -> Value {
         let c = x.dims[1];
         let mut names = Vec::new();
-        for (what, t) in [
-            ("scale", bn.gamma.val()),
-            ("bias", bn.beta.val()),
-            ("mean", bn.running_mean.value()),
-            ("var", bn.running_var.value()),
+        for (what, t, id) in [
+            ("scale", bn.gamma.val(), bn.gamma.id),
+            ("bias", bn.beta.val(), bn.beta.id),
+            ("mean", bn.running_mean.value(), running_id(&bn.running_mean)),
+            ("var", bn.running_var.value(), running_id(&bn.running_var)),
         ] {
             let name = self.fresh(&format!("bn_{what}"));
             let data = self.weights("a batch norm", t);
             self.initializers.push(float_tensor(&name, &[c], &data));
+            self.params.push((name.clone(), id));
             names.push(name);
         }
         let inputs: Vec<&str> = std::iter::once(x.name.as_str()).chain(names.iter().map(String::as_str)).collect();
@@ -321,5 +346,21 @@ impl Graph for Tracer {
         let nhwc = self.node("Transpose", &[&grid.name], vec![attr_ints("perm", &[0, 2, 3, 1])], [n, h, w, 2]);
         let attrs = vec![attr_int("align_corners", 0), attr_str("mode", "bilinear"), attr_str("padding_mode", "border")];
         self.node("GridSample", &[&x.name, &nhwc.name], attrs, [x.dims[0].max(n), x.dims[1], h, w])
+    }
+    fn correlate(&mut self, a: &Value, stacked: &Value) -> Value {
+        // [N, K*C, H, W] -> [N, K, C, H, W] times a as [N, 1, C, H, W], mean over C. The
+        // five-dimensional values in between have no `Value` shape of their own.
+        let [n, c, h, w] = a.dims;
+        let k = stacked.dims[1] / c;
+        let shape = self.int64s(&[0, k as i64, c as i64, h as i64, w as i64]);
+        let shifts = self.node("Reshape", &[&stacked.name, &shape], vec![], stacked.dims);
+        let axis1 = self.int64s(&[1]);
+        let a5 = self.node("Unsqueeze", &[&a.name, &axis1], vec![], a.dims);
+        let products = self.node("Mul", &[&shifts.name, &a5.name], vec![], stacked.dims);
+        let axis2 = self.int64s(&[2]);
+        self.node("ReduceMean", &[&products.name, &axis2], vec![attr_int("keepdims", 0)], [n, k, h, w])
+    }
+    fn stacks_shifts(&self) -> bool {
+        !self.sliced_correlations
     }
 }
