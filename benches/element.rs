@@ -1,25 +1,76 @@
-//! Per-stage milliseconds and frames per second, bare chain against the element in a real
-//! pipeline on the same frames, at 640x480 and 1920x1080.
+//! Frames per second of the chain and of the element in a real pipeline, on the same frames,
+//! with every stage split into pre-processing, ONNX Runtime and post-processing, and the
+//! machine-independent figures of a frame: ONNX nodes run, session runs, bytes handed to and
+//! taken from the sessions (on a GPU: what crosses between host and device).
 //!
-//!   cargo bench --bench element [-- MODELS_DIR [FRAMES]]
+//!   cargo bench --bench element -- [--models DIR | --preset lite|paper|tiny] [--size WxH]...
+//!       [--provider cpu|cuda] [--in-flight 1|2] [--frames N] [--json FILE]
 //!
-//! `GARMENT_EP=cuda` runs both on the CUDA execution provider (an error where it cannot run).
-//!
-//! Without MODELS_DIR it exports `lite` networks with untrained weights whose parser sees a
-//! garment everywhere: every stage then runs on every frame, and the timings, which do not
-//! depend on the weight values, are those of the `lite` architecture.
+//! Defaults: the shipped `models/`, 640x480 and 1920x1080, the CPU, one frame in flight, 20
+//! frames after 2 warm-up frames. `--preset` exports networks of that preset with untrained
+//! weights whose parser sees a garment everywhere: every stage then runs on every frame, and the
+//! timings, which do not depend on the weight values, are those of the architecture. On the CPU
+//! the run also times the same weights with the warp's correlations in their older sliced form.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use gst::prelude::*;
-use gstgarmenttransfer::chain::{Chain, OutputMode, STAGES};
+use gstgarmenttransfer::chain::{Chain, OutputMode, STAGES, Stats};
+use gstgarmenttransfer::contract::MODELS;
 use gstgarmenttransfer::frame::{FrameMut, PixelFormat};
 use gstgarmenttransfer::models::{ExecutionProvider, Models};
+use gstgarmenttransfer::pipeline::{Job, OwnedFrame, Pipelined};
 use gstgarmenttransfer::reference::Reference;
+use serde_json::json;
+
+struct Args {
+    models: Option<PathBuf>,
+    preset: Option<garment_training::nn::Preset>,
+    sizes: Vec<(u32, u32)>,
+    cuda: bool,
+    in_flight: u32,
+    frames: usize,
+    json: Option<PathBuf>,
+}
+
+fn args() -> Args {
+    let mut a = Args { models: None, preset: None, sizes: vec![], cuda: false, in_flight: 1, frames: 20, json: None };
+    let mut it = std::env::args().skip(1);
+    while let Some(k) = it.next() {
+        let mut v = || it.next().unwrap_or_else(|| panic!("{k} needs a value"));
+        match k.as_str() {
+            "--models" => a.models = Some(v().into()),
+            "--preset" => {
+                use garment_training::nn::Preset;
+                a.preset = Some(match v().as_str() {
+                    "paper" => Preset::Paper,
+                    "lite" => Preset::Lite,
+                    "tiny" => Preset::Tiny,
+                    other => panic!("--preset {other}: expected paper, lite or tiny"),
+                })
+            }
+            "--size" => {
+                let s = v();
+                let (w, h) = s.split_once('x').expect("--size WxH");
+                a.sizes.push((w.parse().expect("width"), h.parse().expect("height")));
+            }
+            "--provider" => a.cuda = v() == "cuda",
+            "--in-flight" => a.in_flight = v().parse().expect("--in-flight 1|2"),
+            "--frames" => a.frames = v().parse().expect("--frames N"),
+            "--json" => a.json = Some(v().into()),
+            _ => {} // cargo's own --bench
+        }
+    }
+    if a.sizes.is_empty() {
+        a.sizes = vec![(640, 480), (1920, 1080)];
+    }
+    a
+}
 
 fn frames(w: u32, h: u32, n: usize) -> Vec<Vec<u8>> {
     let world = garment_training::synth::World::new(w, h, 5).unwrap();
@@ -31,76 +82,232 @@ fn frames(w: u32, h: u32, n: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn main() {
-    common::init();
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
-    let tmp = tempfile::tempdir().unwrap();
-    let models_dir = match args.first() {
-        Some(d) => std::path::PathBuf::from(d),
-        None => {
-            let device = garment_training::nn::default_device();
-            let mut nets = garment_training::onnx::InferenceNets::untrained(garment_training::nn::Preset::Lite, &device);
-            common::all_garment_parser(&mut nets);
-            garment_training::onnx::export_models(&nets, garment_training::nn::Preset::Lite, 256, 192, tmp.path(), None).unwrap();
-            tmp.path().to_path_buf()
-        }
-    };
-    let n: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(12);
-    let reference_path = common::person_png(tmp.path(), "reference.png", 3);
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let cuda = std::env::var("GARMENT_EP").is_ok_and(|v| v == "cuda");
-    let (provider, ep) = if cuda { (ExecutionProvider::Cuda, "cuda") } else { (ExecutionProvider::Cpu, "cpu") };
-    println!("models {} ({threads} threads, {ep} execution provider), {n} frames after 2 warm-up frames", models_dir.display());
-    for (w, h) in [(640u32, 480u32), (1920, 1080)] {
-        let frames = frames(w, h, n + 2);
-        // The bare chain.
-        let mut models = Models::load(&models_dir, provider, 0, threads).unwrap();
-        let reference = Arc::new(Reference::prepare(&reference_path, &mut models).unwrap());
-        let mut chain = Chain::new(models);
+/// Nodes of each model's graph, by contract name.
+fn nodes(dir: &Path) -> Vec<(&'static str, usize)> {
+    use prost::Message;
+    MODELS
+        .iter()
+        .map(|spec| {
+            let bytes = std::fs::read(dir.join(spec.file)).unwrap();
+            (spec.name, garment_training::onnx::proto::ModelProto::decode(bytes.as_slice()).unwrap().graph.map_or(0, |g| g.node.len()))
+        })
+        .collect()
+}
+
+/// The same weights as `dir` with the warp's correlations sliced, shift by shift (the older form).
+fn sliced_copy(dir: &Path, out: &Path) -> PathBuf {
+    let device = garment_training::nn::default_device();
+    let (nets, preset, manifest) = garment_training::onnx::import::load(dir, &device).unwrap();
+    garment_training::onnx::export_models(&nets, preset, manifest.height, manifest.width, out, None).unwrap();
+    let warp = nets.nets.iter().find(|n| n.spec().name == "warp").unwrap();
+    let sliced = garment_training::onnx::export::export_sliced(warp, manifest.height, manifest.width).unwrap().bytes();
+    std::fs::write(out.join("warp.onnx"), &sliced).unwrap();
+    let mut m = gstgarmenttransfer::manifest::Manifest::read(out).unwrap();
+    m.models.get_mut("warp").unwrap().sha256 = gstgarmenttransfer::manifest::sha256_hex(&sliced);
+    m.write(out).unwrap();
+    out.to_path_buf()
+}
+
+/// Seconds per frame of the bare chain over `frames` (the first two warm up), and its stats.
+fn bare_chain(dir: &Path, provider: ExecutionProvider, threads: usize, in_flight: u32, reference_path: &Path, frames: &[Vec<u8>], w: u32, h: u32) -> (f64, Stats) {
+    let mut models = Models::load(dir, provider, 0, threads).unwrap();
+    let reference = Arc::new(Reference::prepare(reference_path, &mut models).unwrap());
+    models.take_runs();
+    let mut chain = Chain::new(models);
+    let n = frames.len() - 2;
+    if in_flight <= 1 {
         let mut start = Instant::now();
         for (i, f) in frames.iter().enumerate() {
             if i == 2 {
                 start = Instant::now();
-                chain.stats = Default::default();
+                chain.reset_stats();
             }
             let mut data = f.clone();
             let mut frame = FrameMut { data: &mut data, width: w as usize, height: h as usize, stride: w as usize * 4, format: PixelFormat::Rgbx };
             chain.process(&mut frame, &reference, None, OutputMode::Composite).unwrap();
         }
-        let bare = start.elapsed().as_secs_f64() / n as f64;
-        drop(chain.models);
+        return (start.elapsed().as_secs_f64() / n as f64, chain.stats());
+    }
+    // Two frames in flight: the halves on their own threads.
+    let mut p = Pipelined::new(chain).unwrap();
+    let (mut start, mut warm) = (Instant::now(), Stats::default());
+    let mut last = Stats::default();
+    let mut out = 0;
+    for f in frames {
+        let pixels = OwnedFrame { data: f.clone(), width: w as usize, height: h as usize, stride: w as usize * 4, format: PixelFormat::Rgbx };
+        p.submit(Job { pixels, reference: reference.clone(), background: None, mode: OutputMode::Composite, follow: true, temporal: true });
+        while p.in_flight() >= in_flight as usize {
+            let done = p.next().unwrap();
+            done.result.unwrap();
+            out += 1;
+            if out == 2 {
+                start = Instant::now();
+                warm = done.stats.clone();
+            }
+            last = done.stats;
+        }
+    }
+    while let Some(done) = p.next() {
+        last = done.stats;
+    }
+    let secs = start.elapsed().as_secs_f64() / n as f64;
+    (secs, minus(&last, &warm))
+}
 
-        // The element in a pipeline, same frames.
-        let pipeline = common::launch(&format!(
-            "appsrc name=src format=time caps=video/x-raw,format=RGBx,width={w},height={h},framerate=30/1 ! \
-             garmenttransfer name=gt models={} reference={} execution-provider={ep} ! appsink name=sink sync=false",
-            models_dir.display(),
-            reference_path.display()
-        ));
-        let src = pipeline.by_name("src").unwrap().downcast::<gst_app::AppSrc>().unwrap();
-        let sink = pipeline.by_name("sink").unwrap().downcast::<gst_app::AppSink>().unwrap();
-        pipeline.set_state(gst::State::Playing).unwrap();
-        let mut start = Instant::now();
-        for (i, f) in frames.iter().enumerate() {
-            if i == 2 {
+/// `a` less `b`: the stats of the frames after the warm-up.
+fn minus(a: &Stats, b: &Stats) -> Stats {
+    let sub = |x: [f64; 6], y: [f64; 6]| std::array::from_fn(|i| x[i] - y[i]);
+    Stats {
+        frames: a.frames - b.frames,
+        passed_through: a.passed_through - b.passed_through,
+        last_ms: a.last_ms,
+        total_ms: sub(a.total_ms, b.total_ms),
+        counts: std::array::from_fn(|i| a.counts[i] - b.counts[i]),
+        crop: a.crop,
+        ort_ms: sub(a.ort_ms, b.ort_ms),
+        post_ms: sub(a.post_ms, b.post_ms),
+        runs: a.runs - b.runs,
+        bytes_in: a.bytes_in - b.bytes_in,
+        bytes_out: a.bytes_out - b.bytes_out,
+    }
+}
+
+/// Seconds per frame of the element in `appsrc ! garmenttransfer ! appsink`, and its latency.
+fn element(dir: &Path, ep: &str, in_flight: u32, reference_path: &Path, frames: &[Vec<u8>], w: u32, h: u32) -> (f64, gst::ClockTime) {
+    let pipeline = common::launch(&format!(
+        "appsrc name=src format=time caps=video/x-raw,format=RGBx,width={w},height={h},framerate=30/1 ! \
+         garmenttransfer name=gt models={} reference={} execution-provider={ep} frames-in-flight={in_flight} ! appsink name=sink sync=false",
+        dir.display(),
+        reference_path.display()
+    ));
+    let src = pipeline.by_name("src").unwrap().downcast::<gst_app::AppSrc>().unwrap();
+    let sink = pipeline.by_name("sink").unwrap().downcast::<gst_app::AppSink>().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut start = Instant::now();
+    let mut pulled = 0;
+    for (i, f) in frames.iter().enumerate() {
+        let mut b = gst::Buffer::from_mut_slice(f.clone());
+        b.get_mut().unwrap().set_pts(gst::ClockTime::from_mseconds(33 * i as u64));
+        src.push_buffer(b).unwrap();
+        // With two in flight the first frame comes out when the second goes in.
+        if i + 1 >= in_flight as usize {
+            sink.pull_sample().unwrap();
+            pulled += 1;
+            if pulled == 2 {
                 start = Instant::now();
             }
-            let mut b = gst::Buffer::from_mut_slice(f.clone());
-            b.get_mut().unwrap().set_pts(gst::ClockTime::from_mseconds(33 * i as u64));
-            src.push_buffer(b).unwrap();
-            sink.pull_sample().unwrap();
         }
-        let element = start.elapsed().as_secs_f64() / n as f64;
-        let stats = pipeline.by_name("gt").unwrap().property::<gst::Structure>("stats");
-        pipeline.set_state(gst::State::Null).unwrap();
+    }
+    src.end_of_stream().unwrap();
+    while pulled < frames.len() {
+        sink.pull_sample().unwrap();
+        pulled += 1;
+    }
+    let secs = start.elapsed().as_secs_f64() / (frames.len() - 2) as f64;
+    let mut q = gst::query::Latency::new();
+    let asked = sink.static_pad("sink").unwrap().peer_query(&mut q);
+    let latency = if asked { q.result().1 } else { gst::ClockTime::ZERO };
+    pipeline.set_state(gst::State::Null).unwrap();
+    (secs, latency)
+}
 
-        println!("{w}x{h}:");
-        for (i, stage) in STAGES.iter().enumerate() {
-            println!("  {stage:<18} {:8.1} ms", chain.stats.mean_ms(i));
+fn main() {
+    common::init();
+    let a = args();
+    let tmp = tempfile::tempdir().unwrap();
+    let models_dir = match (&a.models, a.preset) {
+        (Some(d), _) => d.clone(),
+        (None, Some(preset)) => {
+            let device = garment_training::nn::default_device();
+            let mut nets = garment_training::onnx::InferenceNets::untrained(preset, &device);
+            common::all_garment_parser(&mut nets);
+            let dir = tmp.path().join("models");
+            garment_training::onnx::export_models(&nets, preset, 256, 192, &dir, None).unwrap();
+            dir
         }
+        (None, None) => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models"),
+    };
+    let manifest = gstgarmenttransfer::manifest::Manifest::read(&models_dir).unwrap();
+    let reference_path = common::person_png(tmp.path(), "reference.png", 3);
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    // As the element chooses: every session may use every core.
+    let threads = cores;
+    let (provider, ep) = if a.cuda { (ExecutionProvider::Cuda, "cuda") } else { (ExecutionProvider::Cpu, "cpu") };
+    let graph_nodes = nodes(&models_dir);
+    let sliced = (!a.cuda).then(|| sliced_copy(&models_dir, &tmp.path().join("sliced")));
+    println!(
+        "models {} ({} {}x{}), {ep}, {cores} cores, {} frame(s) in flight, {} frames after 2 warm-up frames",
+        models_dir.display(),
+        manifest.preset,
+        manifest.width,
+        manifest.height,
+        a.in_flight,
+        a.frames
+    );
+    let mut runs = Vec::new();
+    for &(w, h) in &a.sizes {
+        let frames = frames(w, h, a.frames + 2);
+        let (bare, stats) = bare_chain(&models_dir, provider, threads, a.in_flight, &reference_path, &frames, w, h);
+        let (elem, latency) = element(&models_dir, ep, a.in_flight, &reference_path, &frames, w, h);
+        let per_frame = |v: f64| v / stats.frames.max(1) as f64;
+        // Nodes a frame runs: each model's nodes times its runs per frame.
+        let runs_of = |stage: usize| stats.counts[stage] as f64 / stats.frames.max(1) as f64;
+        let frame_nodes: f64 = graph_nodes
+            .iter()
+            .map(|(name, n)| {
+                let stage = STAGES.iter().position(|s| s == name).unwrap();
+                // The parser stage runs the parser once per look (one to three a frame).
+                let per = if *name == "parser" { per_frame((stats.runs as f64) - (1..5).map(|s| stats.counts[s] as f64).sum::<f64>()) } else { runs_of(stage) };
+                per * *n as f64
+            })
+            .sum();
+        println!("{w}x{h}:");
+        println!("  {:<18} {:>8} {:>8} {:>8} {:>8}", "stage (ms)", "total", "pre", "onnx", "post");
+        let mut stages = serde_json::Map::new();
+        for (i, stage) in STAGES.iter().enumerate() {
+            let [pre, ort, post] = stats.mean_split_ms(i);
+            println!("  {stage:<18} {:8.1} {pre:8.1} {ort:8.1} {post:8.1}", stats.mean_ms(i));
+            stages.insert(stage.to_string(), json!({"ms": stats.mean_ms(i), "pre_ms": pre, "onnx_ms": ort, "post_ms": post, "runs_per_frame": runs_of(i)}));
+        }
+        println!(
+            "  per frame: {:.0} ONNX nodes, {:.2} session runs, {:.2} MB in, {:.2} MB out",
+            frame_nodes,
+            per_frame(stats.runs as f64),
+            per_frame(stats.bytes_in as f64) / 1e6,
+            per_frame(stats.bytes_out as f64) / 1e6
+        );
         println!("  bare chain         {:8.1} ms/frame  {:5.2} fps", bare * 1e3, 1.0 / bare);
-        println!("  element            {:8.1} ms/frame  {:5.2} fps", element * 1e3, 1.0 / element);
-        println!("  element / chain    {:8.3}   (target <= 1.10)", element / bare);
-        let _ = stats;
+        println!("  element            {:8.1} ms/frame  {:5.2} fps   latency {latency}", elem * 1e3, 1.0 / elem);
+        println!("  element / chain    {:8.3}   (target <= 1.10)", elem / bare);
+        let mut run = json!({
+            "width": w, "height": h, "stages": stages,
+            "nodes_per_frame": frame_nodes, "session_runs_per_frame": per_frame(stats.runs as f64),
+            "bytes_in_per_frame": per_frame(stats.bytes_in as f64), "bytes_out_per_frame": per_frame(stats.bytes_out as f64),
+            "chain_ms": bare * 1e3, "chain_fps": 1.0 / bare, "element_ms": elem * 1e3, "element_fps": 1.0 / elem,
+            "element_over_chain": elem / bare, "latency_ms": latency.nseconds() as f64 / 1e6,
+        });
+        if let Some(sliced) = &sliced {
+            let (old, old_stats) = bare_chain(sliced, provider, threads, a.in_flight, &reference_path, &frames, w, h);
+            let warp = STAGES.iter().position(|s| *s == "warp").unwrap();
+            println!(
+                "  sliced correlations (same weights): chain {:.1} ms/frame, warp {:.1} ms; stacked/sliced: chain {:.3}, warp {:.3}",
+                old * 1e3,
+                old_stats.mean_ms(warp),
+                bare / old,
+                stats.mean_ms(warp) / old_stats.mean_ms(warp)
+            );
+            run["sliced"] = json!({"chain_ms": old * 1e3, "warp_ms": old_stats.mean_ms(warp), "chain_ratio": bare / old, "warp_ratio": stats.mean_ms(warp) / old_stats.mean_ms(warp)});
+        }
+        runs.push(run);
+    }
+    if let Some(path) = &a.json {
+        let out = json!({
+            "models": models_dir.display().to_string(), "preset": manifest.preset, "model_width": manifest.width, "model_height": manifest.height,
+            "untrained": manifest.untrained, "provider": ep, "cores": cores, "threads_per_session": threads, "frames_in_flight": a.in_flight,
+            "frames": a.frames, "graph_nodes": graph_nodes.iter().map(|(n, c)| (n.to_string(), json!(c))).collect::<serde_json::Map<_, _>>(),
+            "runs": runs,
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&out).unwrap()).unwrap();
+        println!("wrote {}", path.display());
     }
 }

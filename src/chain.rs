@@ -1,6 +1,11 @@
 //! The per-frame chain (DESIGN.md section 4): parser and dense pose on the frame, the transfer
 //! parsing S_P, the warp S_W, arm regrowth R, and the composite. Plain Rust: the element, the
 //! tests, the benchmarks and the training crate's evaluation all run this.
+//!
+//! The chain is two halves with their own sessions and state: the front finds the person and
+//! parses (parser, dense pose, S_P), the back warps, regrows and composites. One frame runs
+//! them one after the other; `pipeline::Pipelined` runs them on two threads, the front on one
+//! frame while the back finishes the one before.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,7 +18,7 @@ use crate::frame::{FrameMut, Letterbox, RgbImage};
 use crate::framing::{MIN_PERSON_PX, Region, Tracker, crop_around, crop_fit, cut_by, largest_person};
 use crate::temporal::{Map, Temporal, softmax};
 use crate::maps::{affine_paste, argmax, mask_of, one_hot};
-use crate::models::{ModelError, Models};
+use crate::models::{ModelError, Models, Runs};
 use crate::reference::Reference;
 
 /// A frame whose person covers less than this share of the model input has nobody in it.
@@ -41,6 +46,9 @@ pub enum OutputMode {
 /// The stages timed per frame.
 pub const STAGES: [&str; 6] = ["parser", "densepose", "transfer_parsing", "warp", "regrowth", "composite"];
 
+/// The models of the front half; the back half has the others.
+pub const FRONT_MODELS: [crate::contract::ModelSpec; 3] = [PARSER, DENSEPOSE, TRANSFER_PARSING];
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Stats {
     pub frames: u64,
@@ -52,22 +60,61 @@ pub struct Stats {
     /// The last frame's crop in frame pixels: x, y, width, height (it may reach past the
     /// frame's edges, where the model input is padded).
     pub crop: Option<[f32; 4]>,
+    /// Of `total_ms`, the time inside ONNX Runtime, and after the stage's last model returned
+    /// (post-processing); the rest is pre-processing.
+    pub ort_ms: [f64; 6],
+    pub post_ms: [f64; 6],
+    /// Session runs, and bytes handed to them and taken from them.
+    pub runs: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
 }
 
 impl Stats {
     pub fn mean_ms(&self, stage: usize) -> f64 {
         if self.counts[stage] == 0 { 0.0 } else { self.total_ms[stage] / self.counts[stage] as f64 }
     }
+    /// Mean milliseconds of `stage` split into pre-processing, ONNX Runtime and post-processing.
+    pub fn mean_split_ms(&self, stage: usize) -> [f64; 3] {
+        let n = self.counts[stage].max(1) as f64;
+        let (ort, post) = (self.ort_ms[stage] / n, self.post_ms[stage] / n);
+        [(self.mean_ms(stage) - ort - post).max(0.0), ort, post]
+    }
     /// Mean milliseconds of a whole processed frame.
     pub fn mean_frame_ms(&self) -> f64 {
         (0..STAGES.len()).map(|s| if self.frames == 0 { 0.0 } else { self.total_ms[s] / self.frames as f64 }).sum()
     }
-    fn record(&mut self, stage: usize, since: Instant) -> Instant {
-        let ms = since.elapsed().as_secs_f64() * 1e3;
-        self.last_ms[stage] = ms;
-        self.total_ms[stage] += ms;
+    /// The stats of two halves of one chain in one (each half records its own stages).
+    pub fn merged(&self, other: &Stats) -> Stats {
+        let add = |a: [f64; 6], b: [f64; 6]| std::array::from_fn(|i| a[i] + b[i]);
+        Stats {
+            frames: self.frames + other.frames,
+            passed_through: self.passed_through + other.passed_through,
+            last_ms: add(self.last_ms, other.last_ms),
+            total_ms: add(self.total_ms, other.total_ms),
+            counts: std::array::from_fn(|i| self.counts[i] + other.counts[i]),
+            crop: self.crop.or(other.crop),
+            ort_ms: add(self.ort_ms, other.ort_ms),
+            post_ms: add(self.post_ms, other.post_ms),
+            runs: self.runs + other.runs,
+            bytes_in: self.bytes_in + other.bytes_in,
+            bytes_out: self.bytes_out + other.bytes_out,
+        }
+    }
+    /// Close `stage`, begun at `since`, whose model runs were `runs`.
+    fn record(&mut self, stage: usize, since: Instant, runs: Runs) -> Instant {
+        let now = Instant::now();
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+        let total = ms(now - since);
+        self.last_ms[stage] = total;
+        self.total_ms[stage] += total;
         self.counts[stage] += 1;
-        Instant::now()
+        self.ort_ms[stage] += ms(runs.ort);
+        self.post_ms[stage] += runs.last_end.map_or(0.0, |end| ms(now.saturating_duration_since(end)));
+        self.runs += runs.count;
+        self.bytes_in += runs.bytes_in;
+        self.bytes_out += runs.bytes_out;
+        now
     }
 }
 
@@ -78,19 +125,38 @@ pub enum Outcome {
     PassedThrough,
 }
 
+/// Both halves, run one after the other on the calling thread.
 pub struct Chain {
+    pub front: Front,
+    pub back: Back,
+}
+
+/// Finds the person and parses: parser, dense pose and S_P, with the tracker and the
+/// smoothing of the parsings.
+pub struct Front {
+    /// Parser, dense pose and transfer parsing.
     pub models: Models,
     pub stats: Stats,
     /// The last frame's parsings at model resolution (M_A, M'_A) and where the frame sat in the
     /// model input: what evaluation compares with the truth.
     pub last: Option<FrameMaps>,
-    /// Evaluation's baseline: paste B's garment by its bounding box instead of running the warp.
-    pub affine_paste: bool,
     /// Follow the person with a crop (`framing`); off: the whole frame, letterboxed.
     pub follow: bool,
     /// Blend parsings and flow over time (`temporal`).
     pub temporal: bool,
     pub tracker: Tracker,
+    history: Temporal,
+    /// The smoothing started afresh since the last frame handed on: the back's must too.
+    restarted: bool,
+}
+
+/// Warps, regrows and composites what the front found.
+pub struct Back {
+    /// Warp and regrowth.
+    pub models: Models,
+    pub stats: Stats,
+    /// Evaluation's baseline: paste B's garment by its bounding box instead of running the warp.
+    pub affine_paste: bool,
     history: Temporal,
 }
 
@@ -129,26 +195,92 @@ struct Found {
     person: Region,
 }
 
+/// What the front hands the back for one frame.
+pub enum Halfway {
+    /// Nobody in the frame: it stays as it is.
+    PassedThrough,
+    /// A debugging output the front drew (the parsings): the frame's new pixels.
+    Drawn(RgbImage),
+    Dressed(Box<Dressed>),
+}
+
+/// A person found and parsed, ready for the warp.
+pub struct Dressed {
+    /// The frame as it came (for the side-by-side output).
+    input_rgb: RgbImage,
+    fit: Letterbox,
+    input: Array4<f32>,
+    parsing: Vec<u8>,
+    new_parsing: Vec<u8>,
+    pose: Array4<f32>,
+    smooth: bool,
+    restarted: bool,
+}
+
 impl Chain {
     pub fn new(models: Models) -> Chain {
-        Chain {
-            models,
-            stats: Stats::default(),
-            last: None,
-            affine_paste: false,
-            follow: true,
-            temporal: true,
-            tracker: Tracker::default(),
-            history: Temporal::default(),
-        }
+        let (front, back) = models.split(&FRONT_MODELS);
+        Chain { front: Front::new(front), back: Back::new(back) }
+    }
+
+    /// The sessions of both halves, in one.
+    pub fn into_models(self) -> Models {
+        self.front.models.join(self.back.models)
+    }
+
+    /// Both halves' stats in one.
+    pub fn stats(&self) -> Stats {
+        self.front.stats.merged(&self.back.stats)
+    }
+
+    pub fn reset_stats(&mut self) {
+        self.front.stats = Stats::default();
+        self.back.stats = Stats::default();
     }
 
     /// Forget the person and the past frames: the next frame starts afresh (a new stream, a
     /// seek, an unrelated picture).
     pub fn reset(&mut self) {
+        self.front.reset();
+        self.back.reset();
+    }
+
+    /// Dress the person of `frame` in `reference`'s garment, in place.
+    pub fn process(
+        &mut self,
+        frame: &mut FrameMut,
+        reference: &Arc<Reference>,
+        background: Option<&RgbImage>,
+        mode: OutputMode,
+    ) -> Result<Outcome, ModelError> {
+        let halfway = self.front.run(frame, reference, mode)?;
+        self.back.run(halfway, frame, reference, background, mode)
+    }
+}
+
+impl Front {
+    pub fn new(models: Models) -> Front {
+        Front {
+            models,
+            stats: Stats::default(),
+            last: None,
+            follow: true,
+            temporal: true,
+            tracker: Tracker::default(),
+            history: Temporal::default(),
+            restarted: true,
+        }
+    }
+
+    pub fn reset(&mut self) {
         self.tracker = Tracker::default();
-        self.history.reset();
+        self.restart_history();
         self.last = None;
+    }
+
+    fn restart_history(&mut self) {
+        self.history.reset();
+        self.restarted = true;
     }
 
     /// The parser's probabilities for `input`.
@@ -188,7 +320,7 @@ impl Chain {
         }
         // Lost, or never found: what was smoothed belongs to someone else now.
         self.tracker.reset();
-        self.history.reset();
+        self.restart_history();
         let whole = Letterbox::new(frame.width, frame.height, w, h);
         let Some(found) = self.look(whole, whole.model_input(frame))? else { return Ok(None) };
         if !self.follow {
@@ -200,30 +332,22 @@ impl Chain {
         }
     }
 
-    /// Dress the person of `frame` in `reference`'s garment, in place.
-    pub fn process(
-        &mut self,
-        frame: &mut FrameMut,
-        reference: &Arc<Reference>,
-        background: Option<&RgbImage>,
-        mode: OutputMode,
-    ) -> Result<Outcome, ModelError> {
+    /// Find and parse the person of `frame` (which it does not change).
+    pub fn run(&mut self, frame: &FrameMut, reference: &Reference, mode: OutputMode) -> Result<Halfway, ModelError> {
         frame.check()?;
         let (h, w) = self.models.resolution();
-        // A plate of another size (the buffer's video meta may differ from the caps) is not used.
-        let background = background.filter(|b| b.width == frame.width && b.height == frame.height);
         let mut t = Instant::now();
         let input_rgb = frame.to_rgb();
         if self.tracker.cut(&input_rgb) {
             self.tracker.reset();
-            self.history.reset();
+            self.restart_history();
         }
         let Some(Found { fit, input, mut probabilities, person }) = self.find(&input_rgb)? else {
-            self.stats.record(0, t);
+            self.stats.record(0, t, self.models.take_runs());
             self.stats.passed_through += 1;
             self.stats.crop = None;
             self.last = None;
-            return Ok(Outcome::PassedThrough);
+            return Ok(Halfway::PassedThrough);
         };
         if self.follow {
             self.tracker.follow(crop_around(person, frame.width as f32, frame.height as f32, w, h));
@@ -237,11 +361,14 @@ impl Chain {
         if smooth {
             self.history.begin(fit, &input);
             self.history.blend(Map::Parsing, &mut probabilities);
+        } else {
+            // Smoothing switched on again later starts afresh, not from a frame long gone.
+            self.restart_history();
         }
         let parsing = argmax(&probabilities.view());
-        t = self.stats.record(0, t);
+        t = self.stats.record(0, t, self.models.take_runs());
         let pose = one_hot(&argmax(&self.models.run(&DENSEPOSE, &[input.view()])?[0].view()), POSE_PARTS, h, w);
-        t = self.stats.record(1, t);
+        t = self.stats.record(1, t, self.models.take_runs());
 
         let agnostic_ids: Vec<u8> = AGNOSTIC_GROUPS.iter().map(|g| g.id()).collect();
         let agnostic = Array4::from_shape_fn((1, agnostic_ids.len(), h, w), |(_, c, y, x)| if parsing[y * w + x] == agnostic_ids[c] { 1.0 } else { 0.0 });
@@ -249,20 +376,55 @@ impl Chain {
         if smooth {
             softmax(&mut transfer);
             self.history.blend(Map::TransferParsing, &mut transfer);
+            self.history.finish();
         }
         let new_parsing = argmax(&transfer.view());
-        t = self.stats.record(2, t);
+        self.stats.record(2, t, self.models.take_runs());
         self.last = Some(FrameMaps { fit, parsing: parsing.clone(), transfer_parsing: new_parsing.clone() });
         if mode == OutputMode::Parsing || mode == OutputMode::TransferParsing {
             let mut out = input_rgb;
             draw_parsing(&mut out, &fit, if mode == OutputMode::Parsing { &parsing } else { &new_parsing });
-            frame.write_rgb(&out);
-            self.stats.frames += 1;
-            self.history.finish();
-            return Ok(Outcome::Transferred);
+            return Ok(Halfway::Drawn(out));
         }
+        let restarted = std::mem::take(&mut self.restarted);
+        Ok(Halfway::Dressed(Box::new(Dressed { input_rgb, fit, input, parsing, new_parsing, pose, smooth, restarted })))
+    }
+}
 
-        let target_mask = mask_of(&new_parsing, &[ParsingGroup::UpperGarment.id()], h, w);
+impl Back {
+    pub fn new(models: Models) -> Back {
+        Back { models, stats: Stats::default(), affine_paste: false, history: Temporal::default() }
+    }
+
+    pub fn reset(&mut self) {
+        self.history.reset();
+    }
+
+    /// Warp, regrow and composite what the front found into `frame`.
+    pub fn run(
+        &mut self,
+        halfway: Halfway,
+        frame: &mut FrameMut,
+        reference: &Reference,
+        background: Option<&RgbImage>,
+        mode: OutputMode,
+    ) -> Result<Outcome, ModelError> {
+        let d = match halfway {
+            Halfway::PassedThrough => return Ok(Outcome::PassedThrough),
+            Halfway::Drawn(out) => {
+                frame.write_rgb(&out);
+                self.stats.frames += 1;
+                return Ok(Outcome::Transferred);
+            }
+            Halfway::Dressed(d) => d,
+        };
+        frame.check()?;
+        let (h, w) = self.models.resolution();
+        // A plate of another size (the buffer's video meta may differ from the caps) is not used.
+        let background = background.filter(|b| b.width == frame.width && b.height == frame.height);
+        let mut t = Instant::now();
+        let (parsing, new_parsing) = (&d.parsing, &d.new_parsing);
+        let target_mask = mask_of(new_parsing, &[ParsingGroup::UpperGarment.id()], h, w);
         let mut warped = if self.affine_paste {
             let (mask, grid) = affine_paste(&reference.garment_mask, &target_mask);
             vec![reference.garment.clone(), mask, grid]
@@ -272,48 +434,50 @@ impl Chain {
                 reference.garment_mask.view(),
                 reference.pose.view(),
                 target_mask.view(),
-                pose.view(),
+                d.pose.view(),
             ])?
         };
-        if smooth {
+        if d.restarted {
+            self.history.reset();
+        }
+        if d.smooth {
+            self.history.begin(d.fit, &d.input);
             self.history.blend(Map::WarpedMask, &mut warped[1]);
             self.history.blend(Map::Flow, &mut warped[2]);
             self.history.finish();
         }
-        t = self.stats.record(3, t);
+        t = self.stats.record(3, t, self.models.take_runs());
 
         // Arm regrowth, per the paper: new skin inside the old skin is A's own; R paints the rest.
         let skin = ParsingGroup::UpperSkin.id();
-        let outside = parsing.iter().zip(&new_parsing).filter(|&(&o, &n)| n == skin && o != skin).count();
+        let outside = parsing.iter().zip(new_parsing).filter(|&(&o, &n)| n == skin && o != skin).count();
         let regrown = if outside >= MIN_REGROWTH_PIXELS && mode != OutputMode::WarpedGarment {
-            let old_skin = mask_of(&parsing, &[skin], h, w);
-            let new_skin = mask_of(&new_parsing, &[skin], h, w);
-            let r = self.models.run(&REGROWTH, &[(&input * &old_skin).view(), new_skin.view()])?;
-            t = self.stats.record(4, t);
+            let old_skin = mask_of(parsing, &[skin], h, w);
+            let new_skin = mask_of(new_parsing, &[skin], h, w);
+            let r = self.models.run(&REGROWTH, &[(&d.input * &old_skin).view(), new_skin.view()])?;
+            t = self.stats.record(4, t, self.models.take_runs());
             r.into_iter().next()
         } else {
             None
         };
 
         let transfer = Transfer {
-            old_parsing: &parsing,
-            new_parsing: &new_parsing,
-            model_input: &input,
+            old_parsing: parsing,
+            new_parsing,
+            model_input: &d.input,
             warped_mask: &warped[1],
             flow: &warped[2],
             regrown: regrown.as_ref(),
         };
         let layers = if mode == OutputMode::WarpedGarment { Layers { garment: true, skin: false, fill: false } } else { ALL_LAYERS };
-        let mut out = input_rgb.clone();
-        composite(&input_rgb, &mut out, &fit, &transfer, reference, background, layers);
+        composite(frame, &d.fit, &transfer, reference, background, layers);
         if mode == OutputMode::Framing {
-            draw_box(&mut out, fit.source_rect(frame.width, frame.height), [255, 220, 0]);
+            draw_box(frame, d.fit.source_rect(frame.width, frame.height), [255, 220, 0]);
         }
         if mode == OutputMode::SideBySide {
-            out = side_by_side(&input_rgb, &out);
+            frame.write_rgb(&side_by_side(&d.input_rgb, &frame.to_rgb()));
         }
-        frame.write_rgb(&out);
-        self.stats.record(5, t);
+        self.stats.record(5, t, self.models.take_runs());
         self.stats.frames += 1;
         Ok(Outcome::Transferred)
     }

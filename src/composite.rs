@@ -8,7 +8,7 @@ use ndarray::Array4;
 use rayon::prelude::*;
 
 use crate::contract::ParsingGroup;
-use crate::frame::{Letterbox, RgbImage};
+use crate::frame::{FrameMut, Letterbox, RgbImage};
 use crate::maps::{Field, push_pull};
 use crate::reference::Reference;
 
@@ -39,10 +39,10 @@ fn plane(map: &[u8], group: ParsingGroup) -> Vec<f32> {
     map.iter().map(|&g| if g == group.id() { 1.0 } else { 0.0 }).collect()
 }
 
-/// Composite `t` over the frame `src` into `out` (both packed RGB at frame resolution). `fit`
-/// places the frame in the model input; `background` is an optional plate of the empty scene at
-/// frame resolution.
-pub fn composite(src: &RgbImage, out: &mut RgbImage, fit: &Letterbox, t: &Transfer, reference: &Reference, background: Option<&RgbImage>, layers: Layers) {
+/// Composite `t` over `frame`, in place: only the pixels inside the model's view are read and
+/// written, each from itself (rows in parallel). `fit` places the frame in the model input;
+/// `background` is an optional plate of the empty scene at frame resolution.
+pub fn composite(frame: &mut FrameMut, fit: &Letterbox, t: &Transfer, reference: &Reference, background: Option<&RgbImage>, layers: Layers) {
     let (w, h) = (fit.width, fit.height);
     let n = w * h;
     let old_garment = plane(t.old_parsing, ParsingGroup::UpperGarment);
@@ -68,17 +68,18 @@ pub fn composite(src: &RgbImage, out: &mut RgbImage, fit: &Letterbox, t: &Transf
         t.regrown.map(|r| (0..3).map(|c| r.as_slice().unwrap_or(&[])[c * n..(c + 1) * n].iter().map(|v| (v + 1.0) * 127.5).collect()).collect());
     let flow = t.flow.as_slice().unwrap_or(&[]);
     let (flow_x, flow_y) = (&flow[..n], &flow[n..2 * n]);
-    let fw = src.width;
+    let fw = frame.width;
+    let (bpp, o) = (frame.format.bytes_per_pixel(), frame.format.rgb_offsets());
     // Model outputs reach only the frame pixels inside the model's view (the crop).
-    let (rx0, ry0, rx1, ry1) = fit.source_rect(src.width, src.height);
-    out.data.par_chunks_mut(fw * 3).enumerate().skip(ry0).take(ry1.saturating_sub(ry0)).for_each(|(y, row)| {
+    let (rx0, ry0, rx1, ry1) = fit.source_rect(frame.width, frame.height);
+    frame.data.par_chunks_mut(frame.stride).enumerate().skip(ry0).take(ry1.saturating_sub(ry0)).for_each(|(y, row)| {
         let (g_new, s_new, s_old, unc) = (field(&new_garment, w, h), field(&new_skin, w, h), field(&old_skin, w, h), field(&uncovered, w, h));
         let (fx, fy) = (field(flow_x, w, h), field(flow_y, w, h));
         let fills: Vec<Field> = fill.iter().map(|c| field(c, w, h)).collect();
         let regrown: Option<Vec<Field>> = regrown.as_ref().map(|r| r.iter().map(|c| field(c, w, h)).collect());
         for x in rx0..rx1 {
             let (mx, my) = fit.to_model(x as f32 + 0.5, y as f32 + 0.5);
-            let mut px: [f32; 3] = std::array::from_fn(|c| src.data[(y * fw + x) * 3 + c] as f32);
+            let mut px: [f32; 3] = std::array::from_fn(|c| row[x * bpp + o[c]] as f32);
             if layers.fill {
                 let a = unc.at(mx, my);
                 if a > 0.0 {
@@ -117,7 +118,7 @@ pub fn composite(src: &RgbImage, out: &mut RgbImage, fit: &Letterbox, t: &Transf
                 }
             }
             for c in 0..3 {
-                row[x * 3 + c] = px[c].round().clamp(0.0, 255.0) as u8;
+                row[x * bpp + o[c]] = px[c].round().clamp(0.0, 255.0) as u8;
             }
         }
     });
@@ -142,11 +143,14 @@ pub fn draw_parsing(frame: &mut RgbImage, fit: &Letterbox, parsing: &[u8]) {
 }
 
 /// A two-pixel frame around `(x0, y0, x1, y1)` (end exclusive).
-pub fn draw_box(frame: &mut RgbImage, (x0, y0, x1, y1): (usize, usize, usize, usize), colour: [u8; 3]) {
-    let w = frame.width;
+pub fn draw_box(frame: &mut FrameMut, (x0, y0, x1, y1): (usize, usize, usize, usize), colour: [u8; 3]) {
+    let (bpp, o) = (frame.format.bytes_per_pixel(), frame.format.rgb_offsets());
     let mut put = |x: usize, y: usize| {
         if x < frame.width && y < frame.height {
-            frame.data[(y * w + x) * 3..(y * w + x) * 3 + 3].copy_from_slice(&colour);
+            let i = y * frame.stride + x * bpp;
+            for c in 0..3 {
+                frame.data[i + o[c]] = colour[c];
+            }
         }
     };
     for t in 0..2 {

@@ -2,6 +2,7 @@
 //! frame of any size into the models' H x W and maps model pixels back exactly.
 
 use ndarray::Array4;
+use rayon::prelude::*;
 
 /// The packed layouts the element accepts (`videoconvert` handles the rest).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,15 +87,21 @@ impl FrameMut<'_> {
         [self.data[i + o[0]], self.data[i + o[1]], self.data[i + o[2]]]
     }
 
-    /// Copy of the frame as packed RGB.
+    /// Copy of the frame as packed RGB (rows in parallel).
     pub fn to_rgb(&self) -> RgbImage {
-        let mut out = Vec::with_capacity(self.width * self.height * 3);
-        for y in 0..self.height {
-            for x in 0..self.width {
-                out.extend_from_slice(&self.rgb(x, y));
+        let (bpp, o) = (self.format.bytes_per_pixel(), self.format.rgb_offsets());
+        let (w, stride) = (self.width, self.stride);
+        let src: &[u8] = self.data;
+        let mut out = vec![0u8; w * self.height * 3];
+        out.par_chunks_mut(w * 3).enumerate().for_each(|(y, dst)| {
+            let row = &src[y * stride..y * stride + w * bpp];
+            for (d, s) in dst.chunks_exact_mut(3).zip(row.chunks_exact(bpp)) {
+                d[0] = s[o[0]];
+                d[1] = s[o[1]];
+                d[2] = s[o[2]];
             }
-        }
-        RgbImage { width: self.width, height: self.height, data: out }
+        });
+        RgbImage { width: w, height: self.height, data: out }
     }
 
     /// Write packed RGB back (alpha and padding bytes are left as they are).
@@ -217,30 +224,44 @@ impl Letterbox {
     /// averages a box of source pixels per model pixel, so thin stripes do not alias.
     pub fn model_input(&self, img: &RgbImage) -> Array4<f32> {
         let (w, h) = (self.width, self.height);
-        let mut out = Array4::zeros((1, 3, h, w));
         let step = (1.0 / self.scale).max(1.0);
         let taps = (step.ceil() as usize).clamp(1, 4);
-        for my in 0..h {
-            for mx in 0..w {
-                let (sx, sy) = self.to_source(mx as f32 + 0.5, my as f32 + 0.5);
-                if sx < 0.0 || sy < 0.0 || sx > img.width as f32 || sy > img.height as f32 {
-                    continue;
+        // One model row per task: [3][w] values of that row.
+        let rows: Vec<Vec<f32>> = (0..h).into_par_iter().map(|my| self.model_row(img, my, step, taps)).collect();
+        let mut out = Array4::zeros((1, 3, h, w));
+        for (my, row) in rows.iter().enumerate() {
+            for c in 0..3 {
+                for mx in 0..w {
+                    out[[0, c, my, mx]] = row[c * w + mx];
                 }
-                let mut acc = [0.0f32; 3];
-                for ty in 0..taps {
-                    for tx in 0..taps {
-                        let ox = ((tx as f32 + 0.5) / taps as f32 - 0.5) * step;
-                        let oy = ((ty as f32 + 0.5) / taps as f32 - 0.5) * step;
-                        let p = img.sample(sx + ox, sy + oy);
-                        for c in 0..3 {
-                            acc[c] += p[c];
-                        }
+            }
+        }
+        out
+    }
+
+    /// Model row `my` of the model input: `[3][w]` values.
+    fn model_row(&self, img: &RgbImage, my: usize, step: f32, taps: usize) -> Vec<f32> {
+        let w = self.width;
+        let mut out = vec![0.0; 3 * w];
+        for mx in 0..w {
+            let (sx, sy) = self.to_source(mx as f32 + 0.5, my as f32 + 0.5);
+            if sx < 0.0 || sy < 0.0 || sx > img.width as f32 || sy > img.height as f32 {
+                continue;
+            }
+            let mut acc = [0.0f32; 3];
+            for ty in 0..taps {
+                for tx in 0..taps {
+                    let ox = ((tx as f32 + 0.5) / taps as f32 - 0.5) * step;
+                    let oy = ((ty as f32 + 0.5) / taps as f32 - 0.5) * step;
+                    let p = img.sample(sx + ox, sy + oy);
+                    for c in 0..3 {
+                        acc[c] += p[c];
                     }
                 }
-                let n = (taps * taps) as f32;
-                for c in 0..3 {
-                    out[[0, c, my, mx]] = acc[c] / n / 127.5 - 1.0;
-                }
+            }
+            let n = (taps * taps) as f32;
+            for c in 0..3 {
+                out[c * w + mx] = acc[c] / n / 127.5 - 1.0;
             }
         }
         out

@@ -20,6 +20,7 @@ pub mod install;
 pub mod manifest;
 pub mod maps;
 pub mod models;
+pub mod pipeline;
 pub mod reference;
 pub mod runtime;
 pub mod temporal;

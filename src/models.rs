@@ -54,6 +54,20 @@ pub struct Models {
     pub provider: ProviderChoice,
     /// The sessions opened, by contract name (a reference's front end opens only two).
     sessions: Vec<(&'static str, Session)>,
+    /// What the runs since the last `take_runs` cost.
+    runs: Runs,
+}
+
+/// Session runs and their cost: time inside ONNX Runtime and the bytes handed in and taken out
+/// (on a GPU, what crosses between host and device).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Runs {
+    pub count: u64,
+    pub ort: std::time::Duration,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// When the last run returned.
+    pub last_end: Option<std::time::Instant>,
 }
 
 /// The files of a models folder, read within their limits and checked against the manifest's
@@ -119,7 +133,7 @@ impl Models {
             let file = files.dir.join(spec.file);
             let mut b = session_builder(threads, spec.file)?;
             if let Some(device) = cuda {
-                let ep = ort::ep::CUDA::default().with_device_id(device).build().error_on_failure();
+                let ep = cuda_provider(device).build().error_on_failure();
                 b = b.with_execution_providers([ep]).map_err(|e| ModelError::Cuda { device, why: e.to_string() })?;
             }
             let mut session = b
@@ -130,7 +144,21 @@ impl Models {
             sessions.push((spec.name, session));
         }
         let name = if cuda.is_some() { "CUDA" } else { "CPU" };
-        Ok(Models { dir: files.dir.clone(), manifest: files.manifest.clone(), provider: ProviderChoice { name, fallback: None }, sessions })
+        Ok(Models { dir: files.dir.clone(), manifest: files.manifest.clone(), provider: ProviderChoice { name, fallback: None }, sessions, runs: Runs::default() })
+    }
+
+    /// Split into the sessions of `specs` and the rest (the halves of a chain that keeps two
+    /// frames in flight run on two threads).
+    pub fn split(self, specs: &[ModelSpec]) -> (Models, Models) {
+        let (these, rest) = self.sessions.into_iter().partition(|(name, _)| specs.iter().any(|s| s.name == *name));
+        let half = |sessions| Models { dir: self.dir.clone(), manifest: self.manifest.clone(), provider: self.provider.clone(), sessions, runs: Runs::default() };
+        (half(these), half(rest))
+    }
+
+    /// The sessions of both, in one (the inverse of `split`).
+    pub fn join(mut self, other: Models) -> Models {
+        self.sessions.extend(other.sessions);
+        self
     }
 
     /// Model resolution (height, width).
@@ -143,8 +171,38 @@ impl Models {
         let (h, w) = self.resolution();
         let fail = |why: String| ModelError::Run { model: spec.file.into(), why };
         let session = &mut self.sessions.iter_mut().find(|(n, _)| *n == spec.name).ok_or_else(|| fail("not opened".into()))?.1;
-        run_checked(session, spec, inputs, h, w).map_err(fail)
+        let start = std::time::Instant::now();
+        let outputs = run_checked(session, spec, inputs, h, w).map_err(fail)?;
+        let end = std::time::Instant::now();
+        let bytes = |n: usize| (n * std::mem::size_of::<f32>()) as u64;
+        self.runs.count += 1;
+        self.runs.ort += end - start;
+        self.runs.bytes_in += inputs.iter().map(|a| bytes(a.len())).sum::<u64>();
+        self.runs.bytes_out += outputs.iter().map(|a| bytes(a.len())).sum::<u64>();
+        self.runs.last_end = Some(end);
+        Ok(outputs)
     }
+
+    /// The runs since the last call, and start counting afresh.
+    pub fn take_runs(&mut self) -> Runs {
+        std::mem::take(&mut self.runs)
+    }
+}
+
+/// The CUDA execution provider as the element uses it. The shapes never change (batch 1, the
+/// manifest's resolution), so cuDNN's exhaustive algorithm search runs once, on the probe run at
+/// load, and may use as much workspace as it likes; the arena grows by what is asked, not by
+/// powers of two, so a 24/7 pipeline holds what it needs and no more; convolutions may use TF32
+/// on GPUs that have it (about 1e-3 relative error, below what 8-bit output shows).
+fn cuda_provider(device: i32) -> ort::ep::CUDA {
+    use ort::ep::ArenaExtendStrategy;
+    use ort::ep::cuda::ConvAlgorithmSearch;
+    ort::ep::CUDA::default()
+        .with_device_id(device)
+        .with_conv_algorithm_search(ConvAlgorithmSearch::Exhaustive)
+        .with_conv_max_workspace(true)
+        .with_arena_extend_strategy(ArenaExtendStrategy::SameAsRequested)
+        .with_tf32(true)
 }
 
 /// Run `session` as model `spec` and check every output to be `[N, C, H, W]` as the contract

@@ -104,14 +104,14 @@ fn a_frame_with_nobody_passes_through_unchanged_and_is_counted() {
     let mut dressed = Models::load(&dressed, ExecutionProvider::Cpu, 0, 1).unwrap();
     let reference = Arc::new(Reference::prepare(&r, &mut dressed).unwrap());
     let mut chain = Chain::new(Models::load(&nobody, ExecutionProvider::Cpu, 0, 1).unwrap());
-    assert_eq!(chain.models.resolution(), (H, W));
+    assert_eq!(chain.front.models.resolution(), (H, W));
     let original: Vec<u8> = (0..120 * 90 * 4).map(|i| (i * 7 % 251) as u8).collect();
     let mut data = original.clone();
     let mut frame = FrameMut { data: &mut data, width: 120, height: 90, stride: 120 * 4, format: PixelFormat::Rgbx };
     let outcome = chain.process(&mut frame, &reference, None, OutputMode::Composite).unwrap();
     assert_eq!(outcome, Outcome::PassedThrough);
     assert_eq!(data, original);
-    assert_eq!(chain.stats.passed_through, 1);
-    assert_eq!(chain.stats.frames, 0);
+    assert_eq!(chain.stats().passed_through, 1);
+    assert_eq!(chain.stats().frames, 0);
 }
 

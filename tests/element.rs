@@ -102,4 +102,63 @@ fn stats_and_latency_are_reported() {
     let (_, min, _) = q.result();
     assert!(min > gst::ClockTime::ZERO, "the element adds its processing time to the latency");
     pipeline.set_state(gst::State::Null).unwrap();
+
+    // Two frames in flight: every frame comes out, and one frame interval (30 fps) more latency
+    // than the processing time.
+    let pipeline = launch(&format!(
+        "videotestsrc num-buffers=3 ! video/x-raw,width=128,height=96,framerate=30/1 ! videoconvert ! {} ! fakesink name=sink",
+        element(&m, &r, "frames-in-flight=2")
+    ));
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let msg = pipeline.bus().unwrap().timed_pop_filtered(gst::ClockTime::from_seconds(120), &[gst::MessageType::Eos, gst::MessageType::Error]);
+    assert!(matches!(msg.as_ref().map(|m| m.view()), Some(gst::MessageView::Eos(_))), "{msg:?}");
+    let gt = pipeline.by_name("gt").unwrap();
+    let stats = gt.property::<gst::Structure>("stats");
+    assert_eq!(stats.get::<u64>("frames").unwrap(), 3, "{stats}");
+    let processing: f64 = ["parser", "densepose", "transfer-parsing", "warp", "regrowth", "composite"]
+        .iter()
+        .map(|s| stats.get::<f64>(format!("{s}-mean-ms").as_str()).unwrap())
+        .sum();
+    let mut q = gst::query::Latency::new();
+    assert!(gt.static_pad("sink").unwrap().peer_query(&mut q));
+    let upstream = q.result().1.nseconds() as f64 / 1e6;
+    let mut q = gst::query::Latency::new();
+    assert!(gt.static_pad("src").unwrap().query(&mut q));
+    let extra = q.result().1.nseconds() as f64 / 1e6 - upstream - processing;
+    assert!((extra - 1000.0 / 30.0).abs() < 0.1, "latency {} = upstream {upstream:.3} ms + processing {processing:.3} ms + {extra:.3} ms, expected one frame (33.333 ms)", q.result().1);
+    pipeline.set_state(gst::State::Null).unwrap();
+}
+
+#[test]
+fn a_flushing_seek_with_frames_in_flight_drops_them_and_the_stream_goes_on() {
+    init();
+    let tmp = tempfile::tempdir().unwrap();
+    let r = person_png(tmp.path(), "reference.png", 1);
+    let m = models(&tmp.path().join("models"), ParserVerdict::AllGarment);
+    for in_flight in [1, 2] {
+        let pipeline = launch(&format!(
+            "videotestsrc num-buffers=12 ! video/x-raw,width=128,height=96,framerate=30/1 ! videoconvert ! {} ! appsink name=sink sync=false max-buffers=1",
+            element(&m, &r, &format!("frames-in-flight={in_flight}"))
+        ));
+        let sink = pipeline.by_name("sink").unwrap().downcast::<gst_app::AppSink>().unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let mut pts = Vec::new();
+        for _ in 0..4 {
+            pts.push(sink.pull_sample().unwrap().buffer().unwrap().pts().unwrap());
+        }
+        // Back to the start while frames are in flight.
+        pipeline.seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE, gst::ClockTime::ZERO).unwrap();
+        let mut after = Vec::new();
+        while let Ok(sample) = sink.pull_sample() {
+            after.push(sample.buffer().unwrap().pts().unwrap());
+        }
+        let msg = pipeline.bus().unwrap().timed_pop_filtered(gst::ClockTime::from_seconds(60), &[gst::MessageType::Eos, gst::MessageType::Error]);
+        assert!(matches!(msg.as_ref().map(|m| m.view()), Some(gst::MessageView::Eos(_))), "{in_flight} in flight: {msg:?}");
+        // After the seek the stream starts again from zero and runs to its end, in order.
+        assert_eq!(after.first(), Some(&gst::ClockTime::ZERO), "{in_flight} in flight: {after:?}");
+        assert!(after.windows(2).all(|w| w[0] < w[1]), "{in_flight} in flight: {after:?}");
+        // videotestsrc's num-buffers counts the frames before the seek too.
+        assert!(after.len() >= 3, "{in_flight} in flight: {} frames after the seek", after.len());
+        pipeline.set_state(gst::State::Null).unwrap();
+    }
 }

@@ -239,17 +239,46 @@ fn a_frame_whose_inference_fails_passes_through_and_a_run_of_them_is_an_error() 
     let dark = vec![10u8; 128 * 96 * 3];
     let bright = vec![250u8; 128 * 96 * 3];
     let frames = vec![dark.clone(), bright.clone(), dark.clone(), bright.clone(), bright.clone(), dark.clone()];
-    let (ended, out) = push_frames(&format!("{} name=gt max-consecutive-failures=3", gt(&m, &r)), &frames);
-    assert!(ended.eos && ended.errors.is_empty(), "{:?}", ended.errors);
-    assert_eq!(out.len(), 6, "every frame comes out");
-    for i in [1, 3, 4] {
-        assert_eq!(out[i], bright, "failed frame {i} passes through unchanged");
-    }
-    assert!(ended.warnings.iter().any(|w| w.contains("parser.onnx") && w.contains("passed through unchanged")), "{:?}", ended.warnings);
+    for in_flight in [1, 2] {
+        let element = format!("{} name=gt max-consecutive-failures=3 frames-in-flight={in_flight}", gt(&m, &r));
+        let (ended, out) = push_frames(&element, &frames);
+        assert!(ended.eos && ended.errors.is_empty(), "{in_flight} in flight: {:?}", ended.errors);
+        assert_eq!(out.len(), 6, "{in_flight} in flight: every frame comes out");
+        for i in [1, 3, 4] {
+            assert_eq!(out[i], bright, "{in_flight} in flight: failed frame {i} passes through unchanged");
+        }
+        for i in [0, 2, 5] {
+            assert_ne!(out[i], dark, "{in_flight} in flight: frame {i} is dressed");
+        }
+        assert!(ended.warnings.iter().any(|w| w.contains("parser.onnx") && w.contains("passed through unchanged")), "{:?}", ended.warnings);
 
-    let (ended, _) = push_frames(&format!("{} name=gt max-consecutive-failures=3", gt(&m, &r)), &vec![bright.clone(); 6]);
-    let e = ended.errors.join("\n");
-    assert!(!ended.eos && e.contains("3 frames in a row failed") && e.contains("parser.onnx"), "{e}");
+        let (ended, _) = push_frames(&element, &vec![bright.clone(); 6]);
+        let e = ended.errors.join("\n");
+        assert!(!ended.eos && e.contains("3 frames in a row failed") && e.contains("parser.onnx"), "{in_flight} in flight: {e}");
+    }
+}
+
+#[test]
+fn two_frames_in_flight_give_the_frames_of_one_in_order() {
+    init();
+    let tmp = tempfile::tempdir().unwrap();
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let r = person_png(tmp.path(), "reference.png", 3);
+    // A person walking, in the 128x96 RGB frames push_frames sends.
+    let world = garment_training::synth::World::new(128, 96, 5).unwrap();
+    let seq = world.sequence(8);
+    let own = world.tailor(&seq.person.upper).unwrap();
+    let frames: Vec<Vec<u8>> = seq.poses.iter().map(|p| world.draw_posed(&seq.person, p, &own).unwrap().rgb).collect();
+    let (one_ended, one) = push_frames(&format!("{} name=gt", gt(&shipped, &r)), &frames);
+    let (two_ended, two) = push_frames(&format!("{} name=gt frames-in-flight=2", gt(&shipped, &r)), &frames);
+    assert!(one_ended.eos && two_ended.eos, "{:?} {:?}", one_ended.errors, two_ended.errors);
+    assert_eq!((one.len(), two.len()), (frames.len(), frames.len()), "every frame comes out");
+    let dressed = one.iter().zip(&frames).filter(|(o, f)| o != f).count();
+    assert!(dressed >= frames.len() / 2, "the person is dressed in most frames: {dressed} of {}", frames.len());
+    for (i, (a, b)) in one.iter().zip(&two).enumerate() {
+        let differ = a.iter().zip(b).filter(|(x, y)| x != y).count();
+        assert_eq!(differ, 0, "frame {i}: {differ} bytes differ between one and two frames in flight");
+    }
 }
 
 #[test]
@@ -377,9 +406,23 @@ fn gst_launch_exits_on_every_error() {
             m.display(),
             reference.display()
         );
-        let (status, text) = gst_launch(&plugins, &args, &env, Duration::from_secs(60));
-        assert!(status.is_some(), "gst-launch-1.0 {args} did not exit within 60 s:\n{text}");
-        assert!(status != Some(0) && text.contains(expected), "{status:?}\n{text}");
+        // gst-launch-1.0 1.22 quits its main loop from a bus sync handler on an error; an error
+        // posted before that loop runs (the caps error comes from the streaming thread as soon
+        // as the source starts, and a loaded machine may not have reached the loop by then) is
+        // lost and it waits forever, with the error printed. That race is gst-launch's: such a
+        // run is tried again, and at least one of three must exit.
+        let mut runs = Vec::new();
+        for _ in 0..3 {
+            let (status, text) = gst_launch(&plugins, &args, &env, Duration::from_secs(30));
+            assert!(text.contains(expected), "{status:?}\n{text}");
+            runs.push((status, text));
+            if status.is_some() {
+                break;
+            }
+        }
+        let (status, text) = runs.last().unwrap();
+        assert!(status.is_some(), "gst-launch-1.0 {args} did not exit within 30 s, three times:\n{text}");
+        assert!(*status != Some(0), "{status:?}\n{text}");
     }
 }
 

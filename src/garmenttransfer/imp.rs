@@ -51,11 +51,12 @@ use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
 use super::{ExecutionProvider, Output};
-use crate::chain::{Chain, OutputMode, STAGES, Stats};
+use crate::chain::{Chain, Outcome, OutputMode, STAGES, Stats};
 use crate::contract::{DENSEPOSE, MODELS, PARSER};
 use crate::frame::{FrameMut, PixelFormat, RgbImage};
 use crate::install::default_models;
-use crate::models::{self, ModelFiles, Models};
+use crate::models::{self, ModelError, ModelFiles, Models};
+use crate::pipeline::{Done, Job, Pipelined, Pixels};
 use crate::reference::{Reference, read_image};
 
 static CAT: LazyLock<gst::DebugCategory> =
@@ -63,10 +64,12 @@ static CAT: LazyLock<gst::DebugCategory> =
 
 /// Smallest frame side the models can make sense of.
 pub const MIN_SIDE: u32 = 64;
-/// Latency reported before the first frame has been timed: a `lite` frame on a 2-core CPU.
-const LATENCY_ESTIMATE_MS: u64 = 600;
+/// Latency reported before the first frame has been timed: about a `lite` frame on a 2-core CPU.
+const LATENCY_ESTIMATE_MS: u64 = 200;
 /// Default of `max-consecutive-failures`.
 const DEFAULT_MAX_FAILURES: u32 = 10;
+/// Most of `frames-in-flight`: the chain has two halves.
+const MAX_FRAMES_IN_FLIGHT: u32 = 2;
 
 /// A poisoned lock means a panic elsewhere already reported itself; the data is still usable.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -84,6 +87,7 @@ struct Settings {
     max_failures: u32,
     follow_person: bool,
     temporal_smoothing: bool,
+    frames_in_flight: u32,
 }
 
 impl Default for Settings {
@@ -98,6 +102,7 @@ impl Default for Settings {
             max_failures: DEFAULT_MAX_FAILURES,
             follow_person: true,
             temporal_smoothing: true,
+            frames_in_flight: 1,
         }
     }
 }
@@ -145,9 +150,31 @@ struct Request {
     path: PathBuf,
 }
 
+/// The chain, run on the streaming thread, or its two halves on their own threads.
+enum Engine {
+    Serial(Chain),
+    Pipelined(Pipelined<Mapped>),
+}
+
+/// A buffer mapped for writing while it is in flight.
+struct Mapped {
+    frame: gst_video::VideoFrame<gst_video::video_frame::Writable>,
+    format: PixelFormat,
+}
+
+impl Pixels for Mapped {
+    fn view(&mut self) -> Result<FrameMut<'_>, crate::frame::GeometryError> {
+        let (width, height) = (self.frame.width() as usize, self.frame.height() as usize);
+        let stride = self.frame.plane_stride()[0] as isize;
+        let format = self.format;
+        let data = self.frame.plane_data_mut(0).map_err(|e| crate::frame::GeometryError { width, height, format, why: e.to_string() })?;
+        FrameMut::new(data, width, height, stride, format)
+    }
+}
+
 /// What the streaming thread owns between start and stop.
 struct State {
-    chain: Chain,
+    engine: Engine,
     front_end: Arc<Mutex<Models>>,
     key: ModelsKey,
     /// The active reference: the worker exchanges the pointer, a frame takes a clone of it.
@@ -156,6 +183,9 @@ struct State {
     /// The background resized to the last frame's size.
     background_fitted: Option<Arc<RgbImage>>,
     format: Option<PixelFormat>,
+    /// The negotiated caps, for mapping buffers that go in flight.
+    info: Option<gst_video::VideoInfo>,
+    provider: &'static str,
     consecutive_failures: u32,
 }
 
@@ -180,6 +210,8 @@ pub struct GarmentTransfer {
     snapshot: Arc<Mutex<Snapshot>>,
     /// Mean processing time in microseconds, for the LATENCY query (0 before the first frame).
     latency_us: AtomicU64,
+    /// What two frames in flight add to the latency: one frame interval (0 with one frame).
+    flight_latency_ns: AtomicU64,
 }
 
 #[glib::object_subclass]
@@ -243,9 +275,11 @@ fn reference_worker(
 }
 
 impl GarmentTransfer {
+    /// Processing time of a frame, plus a frame interval with two frames in flight.
     fn latency(&self) -> gst::ClockTime {
         let us = self.latency_us.load(Ordering::Relaxed);
-        if us == 0 { gst::ClockTime::from_mseconds(LATENCY_ESTIMATE_MS) } else { gst::ClockTime::from_useconds(us) }
+        let processing = if us == 0 { gst::ClockTime::from_mseconds(LATENCY_ESTIMATE_MS) } else { gst::ClockTime::from_useconds(us) };
+        processing + gst::ClockTime::from_nseconds(self.flight_latency_ns.load(Ordering::Relaxed))
     }
 
     /// Ask the worker for `path` (latest wins). Before start there is no worker: start loads it.
@@ -353,6 +387,14 @@ impl ObjectImpl for GarmentTransfer {
                     .default_value(true)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecUInt::builder("frames-in-flight")
+                    .nick("Frames in flight")
+                    .blurb("1: each frame is done before the next comes in. 2: the models' front half (parser, dense pose, transfer parsing) works on a frame while the back half (warp, regrowth, composite) finishes the one before, sharing the cores: more frames per second on the CPU, every frame one frame interval later (the latency reported says so). For recorded video")
+                    .minimum(1)
+                    .maximum(MAX_FRAMES_IN_FLIGHT)
+                    .default_value(1)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Statistics")
                     .blurb("Never waits for a frame. Frames processed, passed through (nobody in them, or nobody taller than 32 pixels), failed (inference error, passed through), execution provider, the active reference, the last crop (crop-x, crop-y, crop-width, crop-height in frame pixels; absent when nobody was found), and mean and last milliseconds per stage: parser, densepose, transfer-parsing, warp, regrowth, composite")
@@ -395,6 +437,7 @@ impl ObjectImpl for GarmentTransfer {
             "max-consecutive-failures" => lock(&self.settings).max_failures = value.get::<u32>().unwrap_or(DEFAULT_MAX_FAILURES).max(1),
             "follow-person" => lock(&self.settings).follow_person = value.get().unwrap_or(true),
             "temporal-smoothing" => lock(&self.settings).temporal_smoothing = value.get().unwrap_or(true),
+            "frames-in-flight" => lock(&self.settings).frames_in_flight = value.get::<u32>().unwrap_or(1).clamp(1, MAX_FRAMES_IN_FLIGHT),
             other => gst::warning!(CAT, imp = self, "no property {other}"),
         }
     }
@@ -415,6 +458,7 @@ impl ObjectImpl for GarmentTransfer {
             "max-consecutive-failures" => s.max_failures.to_value(),
             "follow-person" => s.follow_person.to_value(),
             "temporal-smoothing" => s.temporal_smoothing.to_value(),
+            "frames-in-flight" => s.frames_in_flight.to_value(),
             _ => glib::Value::from_type(pspec.value_type()),
         }
     }
@@ -477,6 +521,9 @@ impl BaseTransformImpl for GarmentTransfer {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = lock(&self.settings).clone();
         let generation = self.generation.load(Ordering::SeqCst);
+        // With two frames in flight the halves share the cores: each session may use all of
+        // them (its threads do not spin, so a half that waits leaves the cores to the other).
+        // Measured on 2 cores: 9.0 fps with two threads per session, 7.8 with one.
         let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         match crate::runtime::loaded() {
             Ok(l) => {
@@ -531,14 +578,23 @@ impl BaseTransformImpl for GarmentTransfer {
             .name("garmenttransfer-reference".into())
             .spawn(move || reference_worker(rx, worker_front, worker_active, latest, snapshot, element))
             .map_err(|e| gst::error_msg!(gst::CoreError::Thread, ("cannot start the reference worker: {}", e)))?;
+        let chain = Chain::new(models);
+        let engine = if settings.frames_in_flight > 1 {
+            // Threads that cannot start leave the models to the next start.
+            Engine::Pipelined(Pipelined::new(chain).map_err(|e| gst::error_msg!(gst::CoreError::Thread, ("cannot start the chain's threads: {}", e)))?)
+        } else {
+            Engine::Serial(chain)
+        };
         *lock(&self.state) = Some(State {
-            chain: Chain::new(models),
+            engine,
             front_end,
             key,
             reference,
             background: background.map(Arc::new),
             background_fitted: None,
             format: None,
+            info: None,
+            provider,
             consecutive_failures: 0,
         });
         *lock(&self.requests) = Some(tx);
@@ -555,17 +611,34 @@ impl BaseTransformImpl for GarmentTransfer {
         // Dropping the sender ends the worker (at once when idle; after its photo otherwise).
         *lock(&self.requests) = None;
         if let Some(state) = lock(&self.state).take() {
-            *lock(&self.loaded) = Some(Loaded { key: state.key, models: state.chain.models, front_end: state.front_end });
+            let chain = match state.engine {
+                Engine::Serial(chain) => Some(chain),
+                Engine::Pipelined(p) => p.into_chain(),
+            };
+            if let Some(chain) = chain {
+                *lock(&self.loaded) = Some(Loaded { key: state.key, models: chain.into_models(), front_end: state.front_end });
+            }
         }
         self.latency_us.store(0, Ordering::Relaxed);
+        self.flight_latency_ns.store(0, Ordering::Relaxed);
         Ok(())
     }
 
     fn sink_event(&self, event: gst::Event) -> bool {
+        let flush_stop = matches!(event.view(), gst::EventView::FlushStop(_));
+        // Frames in flight go out before whatever follows them in the stream (caps, segment,
+        // EOS); a flush drops them.
+        if flush_stop {
+            self.drain(false);
+        } else if event.is_serialized() {
+            self.drain(true);
+        }
         // A new stream or a seek: whoever was followed and whatever was smoothed is gone.
-        if matches!(event.view(), gst::EventView::FlushStop(_) | gst::EventView::StreamStart(_)) {
-            if let Some(state) = lock(&self.state).as_mut() {
-                state.chain.reset();
+        if flush_stop || matches!(event.view(), gst::EventView::StreamStart(_)) {
+            match lock(&self.state).as_mut().map(|s| &mut s.engine) {
+                Some(Engine::Serial(chain)) => chain.reset(),
+                Some(Engine::Pipelined(p)) => p.reset(),
+                None => {}
             }
         }
         self.parent_sink_event(event)
@@ -585,6 +658,133 @@ impl BaseTransformImpl for GarmentTransfer {
             return true;
         }
         BaseTransformImplExt::parent_query(self, direction, query)
+    }
+
+    fn submit_input_buffer(&self, is_discont: bool, inbuf: gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let (mode, _, follow, temporal) = self.frame_settings();
+        let mut guard = lock(&self.state);
+        let Some(state) = guard.as_mut().filter(|s| matches!(s.engine, Engine::Pipelined(_))) else {
+            drop(guard);
+            return self.parent_submit_input_buffer(is_discont, inbuf);
+        };
+        let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
+        let format = state.format.ok_or(gst::FlowError::NotNegotiated)?;
+        let mut inbuf = inbuf;
+        inbuf.make_mut();
+        let frame = gst_video::VideoFrame::from_buffer_writable(inbuf, &info).map_err(|_| {
+            gst::element_imp_error!(self, gst::StreamError::Format, ("A buffer does not hold a {}x{} {:?} frame", info.width(), info.height(), info.format()));
+            gst::FlowError::Error
+        })?;
+        let background = fitted_background(state, frame.width() as usize, frame.height() as usize);
+        let reference = lock(&state.reference).clone();
+        if let Engine::Pipelined(p) = &mut state.engine {
+            p.submit(Job { pixels: Mapped { frame, format }, reference, background, mode, follow, temporal });
+        }
+        Ok(gst::FlowSuccess::Ok)
+    }
+
+    fn generate_output(&self) -> Result<gst_base::subclass::base_transform::GenerateOutputSuccess, gst::FlowError> {
+        use gst_base::subclass::base_transform::GenerateOutputSuccess;
+        let mut guard = lock(&self.state);
+        let Some(Engine::Pipelined(p)) = guard.as_mut().map(|s| &mut s.engine) else {
+            drop(guard);
+            return self.parent_generate_output();
+        };
+        if p.in_flight() < MAX_FRAMES_IN_FLIGHT as usize {
+            return Ok(GenerateOutputSuccess::NoOutput);
+        }
+        match p.next() {
+            Some(done) => Ok(GenerateOutputSuccess::Buffer(self.land(guard, done)?)),
+            None => Ok(GenerateOutputSuccess::NoOutput),
+        }
+    }
+}
+
+/// The background plate at a frame's size (resized once per size).
+fn fitted_background(state: &mut State, width: usize, height: usize) -> Option<Arc<RgbImage>> {
+    let bg = state.background.as_ref()?;
+    if state.background_fitted.as_ref().is_none_or(|f| f.width != width || f.height != height) {
+        state.background_fitted = Some(Arc::new(bg.resized(width, height)));
+    }
+    state.background_fitted.clone()
+}
+
+impl GarmentTransfer {
+    /// Output mode, failure limit, follow-person and temporal-smoothing, read once per frame.
+    fn frame_settings(&self) -> (OutputMode, u32, bool, bool) {
+        let s = lock(&self.settings);
+        (output_mode(s.output), s.max_failures, s.follow_person, s.temporal_smoothing)
+    }
+
+    /// A frame out of flight: counted and reported (`settle`), its buffer to push. Releases the
+    /// state lock before reporting.
+    fn land(&self, mut guard: MutexGuard<'_, Option<State>>, done: Done<Mapped>) -> Result<gst::Buffer, gst::FlowError> {
+        let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
+        state.consecutive_failures = if done.result.is_ok() { 0 } else { state.consecutive_failures + 1 };
+        let (failures, provider) = (state.consecutive_failures, state.provider);
+        drop(guard);
+        self.settle(done.result, done.stats, provider, failures)?;
+        Ok(done.pixels.frame.into_buffer())
+    }
+
+    /// Take every frame in flight out, in order, and push it downstream (or drop it).
+    fn drain(&self, push: bool) {
+        loop {
+            let mut guard = lock(&self.state);
+            let Some(Engine::Pipelined(p)) = guard.as_mut().map(|s| &mut s.engine) else { return };
+            let Some(done) = p.next() else { return };
+            if !push {
+                continue;
+            }
+            let pushed = self.land(guard, done).and_then(|buffer| self.obj().src_pad().push(buffer));
+            if let Err(e) = pushed {
+                gst::debug!(CAT, imp = self, "frames in flight not pushed: {e:?}");
+                return self.drain(false);
+            }
+        }
+    }
+
+    /// Count one finished frame, publish the stats, and report its failure as the
+    /// `max-consecutive-failures` rule says. Called with no lock held: a bus handler may read
+    /// `stats` or change state.
+    fn settle(&self, result: Result<Outcome, ModelError>, stats: Stats, provider: &'static str, failures: u32) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let max_failures = lock(&self.settings).max_failures;
+        let mean_us = (stats.mean_frame_ms() * 1e3) as u64;
+        {
+            let mut snap = lock(&self.snapshot);
+            snap.stats = stats;
+            snap.provider = provider;
+            if result.is_err() {
+                snap.failed += 1;
+            }
+        }
+        match result {
+            Ok(outcome) => {
+                gst::trace!(CAT, imp = self, "{outcome:?}");
+                let before = self.latency_us.swap(mean_us, Ordering::Relaxed);
+                // Tell the pipeline when the first measurement replaces the estimate.
+                if before == 0 && mean_us > 0 {
+                    let _ = self.obj().post_message(gst::message::Latency::builder().src(&*self.obj()).build());
+                }
+                Ok(gst::FlowSuccess::Ok)
+            }
+            Err(e @ ModelError::Frame(_)) => {
+                gst::element_imp_error!(self, gst::StreamError::Format, ("{}", e));
+                Err(gst::FlowError::Error)
+            }
+            Err(e) if failures >= max_failures => {
+                gst::element_imp_error!(self, gst::LibraryError::Failed, ("{} frames in a row failed; the last: {}", failures, e));
+                Err(gst::FlowError::Error)
+            }
+            Err(e) => {
+                // The chain writes the frame only after every model ran: it is unchanged.
+                gst::warning!(CAT, imp = self, "frame passed through unchanged: {e}");
+                if failures == 1 {
+                    gst::element_imp_warning!(self, gst::LibraryError::Failed, ("Frame passed through unchanged: {}", e));
+                }
+                Ok(gst::FlowSuccess::Ok)
+            }
+        }
     }
 }
 
@@ -608,80 +808,43 @@ impl VideoFilterImpl for GarmentTransfer {
             other => return Err(gst::loggable_error!(CAT, "unsupported format {other:?}")),
         };
         gst::info!(CAT, imp = self, "caps: {}x{} {:?}", in_info.width(), in_info.height(), in_info.format());
+        // With two frames in flight a frame comes out when the next one goes in: one frame
+        // interval later (a second at an unknown frame rate).
+        let interval = match in_info.fps() {
+            f if f.numer() > 0 && f.denom() > 0 => gst::ClockTime::SECOND.mul_div_floor(f.denom() as u64, f.numer() as u64).unwrap_or(gst::ClockTime::SECOND),
+            _ => gst::ClockTime::SECOND,
+        };
         if let Some(state) = lock(&self.state).as_mut() {
             state.format = Some(format);
+            state.info = Some(in_info.clone());
+            let in_flight = matches!(state.engine, Engine::Pipelined(_));
+            self.flight_latency_ns.store(if in_flight { interval.nseconds() } else { 0 }, Ordering::Relaxed);
         }
         Ok(())
     }
 
     fn transform_frame_ip(&self, frame: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let (mode, max_failures, follow, temporal) = {
-            let s = lock(&self.settings);
-            (output_mode(s.output), s.max_failures, s.follow_person, s.temporal_smoothing)
-        };
+        let (mode, _, follow, temporal) = self.frame_settings();
         // The frame's own geometry: a buffer's video meta may differ from the caps.
         let (width, height) = (frame.width() as usize, frame.height() as usize);
         let stride = frame.plane_stride()[0] as isize;
         let mut guard = lock(&self.state);
         let state = guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
         let format = state.format.ok_or(gst::FlowError::NotNegotiated)?;
-        if let Some(bg) = &state.background {
-            if state.background_fitted.as_ref().is_none_or(|f| f.width != width || f.height != height) {
-                state.background_fitted = Some(Arc::new(bg.resized(width, height)));
-            }
-        }
+        let background = fitted_background(state, width, height);
         let reference = lock(&state.reference).clone();
-        state.chain.follow = follow;
-        state.chain.temporal = temporal;
+        // Two frames in flight go through submit_input_buffer and generate_output instead.
+        let Engine::Serial(chain) = &mut state.engine else { return Err(gst::FlowError::NotSupported) };
+        chain.front.follow = follow;
+        chain.front.temporal = temporal;
         let data = frame.plane_data_mut(0).map_err(|_| gst::FlowError::Error)?;
-        let start = std::time::Instant::now();
         let result = FrameMut::new(data, width, height, stride, format)
-            .map_err(crate::models::ModelError::from)
-            .and_then(|mut view| state.chain.process(&mut view, &reference, state.background_fitted.as_deref(), mode));
-        let failures = match &result {
-            Ok(_) => 0,
-            Err(_) => state.consecutive_failures + 1,
-        };
-        state.consecutive_failures = failures;
-        let stats = state.chain.stats.clone();
-        let provider = state.chain.models.provider.name;
+            .map_err(ModelError::from)
+            .and_then(|mut view| chain.process(&mut view, &reference, background.as_deref(), mode));
+        let stats = chain.stats();
+        state.consecutive_failures = if result.is_ok() { 0 } else { state.consecutive_failures + 1 };
+        let (failures, provider) = (state.consecutive_failures, state.provider);
         drop(guard);
-        // No lock is held from here on: a bus handler may read `stats` or change state.
-        let mean_us = (stats.mean_frame_ms() * 1e3) as u64;
-        {
-            let mut snap = lock(&self.snapshot);
-            snap.stats = stats;
-            snap.provider = provider;
-            if result.is_err() {
-                snap.failed += 1;
-            }
-        }
-        match result {
-            Ok(outcome) => {
-                gst::trace!(CAT, imp = self, "{outcome:?} in {:?}", start.elapsed());
-                let before = self.latency_us.swap(mean_us, Ordering::Relaxed);
-                // Tell the pipeline when the first measurement replaces the estimate.
-                if before == 0 && mean_us > 0 {
-                    let _ = self.obj().post_message(gst::message::Latency::builder().src(&*self.obj()).build());
-                }
-                Ok(gst::FlowSuccess::Ok)
-            }
-            Err(e @ crate::models::ModelError::Frame(_)) => {
-                gst::element_imp_error!(self, gst::StreamError::Format, ("{}", e));
-                Err(gst::FlowError::Error)
-            }
-            Err(e) if failures >= max_failures => {
-                gst::element_imp_error!(self, gst::LibraryError::Failed, ("{} frames in a row failed; the last: {}", failures, e));
-                Err(gst::FlowError::Error)
-            }
-            Err(e) => {
-                // The chain writes the frame only after every model ran: it is unchanged.
-                gst::warning!(CAT, imp = self, "frame passed through unchanged: {e}");
-                if failures == 1 {
-                    gst::element_imp_warning!(self, gst::LibraryError::Failed, ("Frame passed through unchanged: {}", e));
-                }
-                Ok(gst::FlowSuccess::Ok)
-            }
-        }
+        self.settle(result, stats, provider, failures)
     }
 }

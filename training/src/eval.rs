@@ -139,11 +139,11 @@ pub fn evaluate(models: &Path, data: &Path, limit: usize, affine_paste: bool) ->
     }
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let mut chain = Chain::new(Models::load(models, ExecutionProvider::Cpu, 0, threads)?);
-    chain.affine_paste = affine_paste;
+    chain.back.affine_paste = affine_paste;
     let (mut totals, mut passed_through) = (Totals::default(), 0);
     for t in dataset.transfers.iter().take(limit) {
         let (Some(a), Ok((truth, truth_parse))) = (dataset.load_or_skip(t.a), dataset.load_transfer(t)) else { continue };
-        let reference = match Reference::prepare(&dataset.samples[t.b].image, &mut chain.models) {
+        let reference = match Reference::prepare(&dataset.samples[t.b].image, &mut chain.front.models) {
             Ok(r) => Arc::new(r),
             Err(e) => {
                 log::warn!("{e}");
@@ -175,7 +175,7 @@ fn run_frame(chain: &mut Chain, reference: &Arc<Reference>, image: &[u8], truth:
     let mut frame = FrameMut { data: &mut pixels, width: w, height: h, stride: w * 3, format: PixelFormat::Rgb };
     let outcome = chain.process(&mut frame, reference, None, OutputMode::Composite)?;
     let truth_groups: Vec<u8> = truth_cihp.iter().map(|&id| cihp::group(id).id()).collect();
-    let predicted = chain.last.as_ref().map(|l| l.transfer_parsing_at(w, h)).unwrap_or_else(|| vec![0; w * h]);
+    let predicted = chain.front.last.as_ref().map(|l| l.transfer_parsing_at(w, h)).unwrap_or_else(|| vec![0; w * h]);
     let scores = FrameScores::of(&pixels, truth, &truth_groups, &predicted, w, h);
     Ok(Done { outcome, pixels, truth_groups, scores })
 }
@@ -297,9 +297,9 @@ pub fn evaluate_video(models: &Path, data: &Path, follow: bool, temporal: bool) 
     use crate::data::files::{read_ids, read_rgb};
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let mut chain = Chain::new(Models::load(models, ExecutionProvider::Cpu, 0, threads)?);
-    chain.follow = follow;
-    chain.temporal = temporal;
-    let reference = Arc::new(Reference::prepare(&data.join("reference.png"), &mut chain.models).map_err(|e| EvalError::Reference(e.to_string()))?);
+    chain.front.follow = follow;
+    chain.front.temporal = temporal;
+    let reference = Arc::new(Reference::prepare(&data.join("reference.png"), &mut chain.front.models).map_err(|e| EvalError::Reference(e.to_string()))?);
     let mut names: Vec<String> = std::fs::read_dir(data.join("frames"))
         .map_err(|source| crate::data::DataError::Io { path: data.join("frames"), source })?
         .flatten()

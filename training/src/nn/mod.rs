@@ -50,10 +50,7 @@ impl Preset {
             Preset::Tiny => "tiny",
         }
     }
-    /// The preset a manifest names.
-    pub fn from_name(name: &str) -> Option<Preset> {
-        [Preset::Paper, Preset::Lite, Preset::Tiny].into_iter().find(|p| p.name() == name)
-    }
+
 
     /// Model resolution (width, height) of the preset's training schedule: `lite` trains at
     /// half the paper's 192x256 so that its schedule fits 90 minutes of 2 CPU cores.

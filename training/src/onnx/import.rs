@@ -45,7 +45,7 @@ pub fn load(
     device: &burn::tensor::Device,
 ) -> Result<(InferenceNets, Preset, Manifest), ImportError> {
     let manifest = Manifest::read(dir)?;
-    let preset = Preset::from_name(&manifest.preset).ok_or_else(|| ImportError::Mismatch {
+    let preset = <Preset as clap::ValueEnum>::from_str(&manifest.preset, true).map_err(|_| ImportError::Mismatch {
         file: dir.join("manifest.json"),
         why: format!("preset '{}' is not one of this exporter's", manifest.preset),
     })?;
