@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole product in one command: setup if needed, build, make a synthetic video and a
-# reference photo, run the element through gst-launch-1.0, and write
+# The whole product in one command: setup if needed, build, make a synthetic landscape video of
+# a person walking and a reference photo, run the element through gst-launch-1.0, and write
 #   demo/output.mp4          input and result side by side, H.264
 #   demo/side-by-side.png    one frame of it (every frame: demo/side-by-side/)
 #   demo/truth.png           the true transfer of that frame (the synthetic world knows it)
@@ -16,7 +16,9 @@ if [ ! -f models/manifest.json ]; then
     $TRAIN export --preset lite --untrained --out models
 fi
 rm -rf demo && mkdir -p demo/side-by-side
-$TRAIN synth-video --out demo/video --frames 48 --size 288x384 --seed 11
+# A landscape shot: the person walks across it at two thirds of its height, and the element
+# follows them with its crop.
+$TRAIN synth-video --out demo/video --frames 48 --size 640x360 --person-height 0.66 --walk --seed 11
 export GST_PLUGIN_PATH="$PWD/target/release${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
 gst-launch-1.0 -e multifilesrc location=demo/video/frames/%05d.png index=0 stop-index=47 caps=image/png,framerate=12/1 \
     ! pngdec ! videoconvert ! garmenttransfer reference=demo/video/reference.png output=side-by-side \

@@ -68,6 +68,18 @@ pub fn composite(frame: &mut FrameMut, fit: &Letterbox, t: &Transfer, reference:
         t.regrown.map(|r| (0..3).map(|c| r.as_slice().unwrap_or(&[])[c * n..(c + 1) * n].iter().map(|v| (v + 1.0) * 127.5).collect()).collect());
     let flow = t.flow.as_slice().unwrap_or(&[]);
     let (flow_x, flow_y) = (&flow[..n], &flow[n..2 * n]);
+    // A frame pixel samples the four model pixels around it: where none of them has a layer to
+    // draw, the pixel stays as it is and is skipped (most of a crop around a person).
+    let drawn: Vec<bool> = (0..n)
+        .map(|i| (layers.fill && uncovered[i] > 0.0) || (layers.skin && new_skin[i] > 0.0) || (layers.garment && new_garment[i] > 0.0))
+        .collect();
+    let near: Vec<bool> = (0..n)
+        .map(|i| {
+            let (x, y) = (i % w, i / w);
+            let (x1, y1) = ((x + 1).min(w - 1), (y + 1).min(h - 1));
+            drawn[i] || drawn[y * w + x1] || drawn[y1 * w + x] || drawn[y1 * w + x1]
+        })
+        .collect();
     let fw = frame.width;
     let (bpp, o) = (frame.format.bytes_per_pixel(), frame.format.rgb_offsets());
     // Model outputs reach only the frame pixels inside the model's view (the crop).
@@ -79,6 +91,11 @@ pub fn composite(frame: &mut FrameMut, fit: &Letterbox, t: &Transfer, reference:
         let regrown: Option<Vec<Field>> = regrown.as_ref().map(|r| r.iter().map(|c| field(c, w, h)).collect());
         for x in rx0..rx1 {
             let (mx, my) = fit.to_model(x as f32 + 0.5, y as f32 + 0.5);
+            // The top-left of the four model pixels `Field::at` reads.
+            let (x0, y0) = ((mx - 0.5).clamp(0.0, (w - 1) as f32) as usize, (my - 0.5).clamp(0.0, (h - 1) as f32) as usize);
+            if !near[y0 * w + x0] {
+                continue;
+            }
             let mut px: [f32; 3] = std::array::from_fn(|c| row[x * bpp + o[c]] as f32);
             if layers.fill {
                 let a = unc.at(mx, my);
