@@ -131,7 +131,11 @@ impl Models {
                 why: "not a model of the contract".into(),
             })?;
             let file = files.dir.join(spec.file);
-            let mut b = session_builder(threads, spec.file)?;
+            // The element runs one frame at a time: the exporter's dynamic batch axis ("N") is fixed
+            // at one, so every shape in the graph is static (what CUDA graphs need).
+            let mut b = session_builder(threads, spec.file)?
+                .with_dimension_override("N", 1)
+                .map_err(|e| ModelError::Contract { file: files.dir.join(spec.file), why: e.to_string() })?;
             if let Some(device) = cuda {
                 let ep = cuda_provider(device).build().error_on_failure();
                 b = b.with_execution_providers([ep]).map_err(|e| ModelError::Cuda { device, why: e.to_string() })?;
