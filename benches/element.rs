@@ -137,7 +137,7 @@ fn bare_chain(dir: &Path, provider: ExecutionProvider, threads: usize, in_flight
         let pixels = OwnedFrame { data: f.clone(), width: w as usize, height: h as usize, stride: w as usize * 4, format: PixelFormat::Rgbx };
         p.submit(Job { pixels, reference: reference.clone(), background: None, mode: OutputMode::Composite, follow: true, temporal: true });
         while p.in_flight() >= in_flight as usize {
-            let done = p.next().unwrap();
+            let done = p.oldest().unwrap();
             done.result.unwrap();
             out += 1;
             if out == 2 {
@@ -147,7 +147,7 @@ fn bare_chain(dir: &Path, provider: ExecutionProvider, threads: usize, in_flight
             last = done.stats;
         }
     }
-    while let Some(done) = p.next() {
+    while let Some(done) = p.oldest() {
         last = done.stats;
     }
     let secs = start.elapsed().as_secs_f64() / n as f64;

@@ -124,7 +124,7 @@ impl<P: Pixels> Pipelined<P> {
 
     /// The oldest frame in flight, when it is done (waits for it); `None` when none is in
     /// flight.
-    pub fn next(&mut self) -> Option<Done<P>> {
+    pub fn oldest(&mut self) -> Option<Done<P>> {
         if self.in_flight == 0 {
             return None;
         }
@@ -143,7 +143,7 @@ impl<P: Pixels> Pipelined<P> {
     /// Stop the threads (after the frames in flight, which are dropped) and give the halves back.
     pub fn into_chain(mut self) -> Option<Chain> {
         self.to_front = None;
-        while self.next().is_some() {}
+        while self.oldest().is_some() {}
         let front = self.front.take()?.join().ok()?;
         let back = self.back.take()?.join().ok()?;
         Some(Chain { front, back })

@@ -599,10 +599,10 @@ impl BaseTransformImpl for GarmentTransfer {
         });
         *lock(&self.requests) = Some(tx);
         // A reference set while this start ran is taken up now.
-        if self.generation.load(Ordering::SeqCst) != generation {
-            if let Some(newer) = lock(&self.settings).reference.clone().filter(|p| *p != path) {
-                self.request_reference(newer);
-            }
+        if self.generation.load(Ordering::SeqCst) != generation
+            && let Some(newer) = lock(&self.settings).reference.clone().filter(|p| *p != path)
+        {
+            self.request_reference(newer);
         }
         Ok(())
     }
@@ -693,7 +693,7 @@ impl BaseTransformImpl for GarmentTransfer {
         if p.in_flight() < MAX_FRAMES_IN_FLIGHT as usize {
             return Ok(GenerateOutputSuccess::NoOutput);
         }
-        match p.next() {
+        match p.oldest() {
             Some(done) => Ok(GenerateOutputSuccess::Buffer(self.land(guard, done)?)),
             None => Ok(GenerateOutputSuccess::NoOutput),
         }
@@ -732,7 +732,7 @@ impl GarmentTransfer {
         loop {
             let mut guard = lock(&self.state);
             let Some(Engine::Pipelined(p)) = guard.as_mut().map(|s| &mut s.engine) else { return };
-            let Some(done) = p.next() else { return };
+            let Some(done) = p.oldest() else { return };
             if !push {
                 continue;
             }
