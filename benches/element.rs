@@ -22,9 +22,9 @@ use std::time::Instant;
 use gst::prelude::*;
 use gstgarmenttransfer::chain::{Chain, OutputMode, STAGES, Stats};
 use gstgarmenttransfer::contract::MODELS;
-use gstgarmenttransfer::frame::{FrameMut, PixelFormat};
+use gstgarmenttransfer::frame::PixelFormat;
 use gstgarmenttransfer::models::{ExecutionProvider, Models};
-use gstgarmenttransfer::pipeline::{Job, OwnedFrame, Pipelined};
+use gstgarmenttransfer::pipeline::{Job, OwnedFrame, Pipelined, Pixels};
 use gstgarmenttransfer::reference::Reference;
 use serde_json::json;
 
@@ -84,14 +84,8 @@ fn frames(w: u32, h: u32, n: usize) -> Vec<Vec<u8>> {
 
 /// Nodes of each model's graph, by contract name.
 fn nodes(dir: &Path) -> Vec<(&'static str, usize)> {
-    use prost::Message;
-    MODELS
-        .iter()
-        .map(|spec| {
-            let bytes = std::fs::read(dir.join(spec.file)).unwrap();
-            (spec.name, garment_training::onnx::proto::ModelProto::decode(bytes.as_slice()).unwrap().graph.map_or(0, |g| g.node.len()))
-        })
-        .collect()
+    let count = |spec: &gstgarmenttransfer::contract::ModelSpec| garment_training::onnx::proto::node_count(&std::fs::read(dir.join(spec.file)).unwrap()).unwrap();
+    MODELS.iter().map(|spec| (spec.name, count(spec))).collect()
 }
 
 /// The same weights as `dir` with the warp's correlations sliced, shift by shift (the older form).
@@ -108,68 +102,42 @@ fn sliced_copy(dir: &Path, out: &Path) -> PathBuf {
     out.to_path_buf()
 }
 
-/// Seconds per frame of the bare chain over `frames` (the first two warm up), and its stats.
+/// Seconds per frame of the bare chain over `frames` (the first two warm up, one after the
+/// other), and its stats.
 fn bare_chain(dir: &Path, provider: ExecutionProvider, threads: usize, in_flight: u32, reference_path: &Path, frames: &[Vec<u8>], w: u32, h: u32) -> (f64, Stats) {
     let mut models = Models::load(dir, provider, 0, threads).unwrap();
     let reference = Arc::new(Reference::prepare(reference_path, &mut models).unwrap());
     models.take_runs();
     let mut chain = Chain::new(models);
-    let n = frames.len() - 2;
-    if in_flight <= 1 {
-        let mut start = Instant::now();
-        for (i, f) in frames.iter().enumerate() {
-            if i == 2 {
-                start = Instant::now();
-                chain.reset_stats();
-            }
-            let mut data = f.clone();
-            let mut frame = FrameMut { data: &mut data, width: w as usize, height: h as usize, stride: w as usize * 4, format: PixelFormat::Rgbx };
-            chain.process(&mut frame, &reference, None, OutputMode::Composite).unwrap();
-        }
-        return (start.elapsed().as_secs_f64() / n as f64, chain.stats());
+    let owned = |f: &Vec<u8>| OwnedFrame { data: f.clone(), width: w as usize, height: h as usize, stride: w as usize * 4, format: PixelFormat::Rgbx };
+    for f in &frames[..2] {
+        chain.process(&mut owned(f).view().unwrap(), &reference, None, OutputMode::Composite).unwrap();
     }
-    // Two frames in flight: the halves on their own threads.
+    chain.reset_stats();
+    let timed = &frames[2..];
+    let start = Instant::now();
+    if in_flight <= 1 {
+        for f in timed {
+            chain.process(&mut owned(f).view().unwrap(), &reference, None, OutputMode::Composite).unwrap();
+        }
+        return (start.elapsed().as_secs_f64() / timed.len() as f64, chain.stats());
+    }
+    // Two frames in flight: the halves on their own threads (the time includes filling the
+    // pipeline once).
     let mut p = Pipelined::new(chain).unwrap();
-    let (mut start, mut warm) = (Instant::now(), Stats::default());
-    let mut last = Stats::default();
-    let mut out = 0;
-    for f in frames {
-        let pixels = OwnedFrame { data: f.clone(), width: w as usize, height: h as usize, stride: w as usize * 4, format: PixelFormat::Rgbx };
-        p.submit(Job { pixels, reference: reference.clone(), background: None, mode: OutputMode::Composite, follow: true, temporal: true });
+    let mut stats = Stats::default();
+    for f in timed {
+        p.submit(Job { pixels: owned(f), reference: reference.clone(), background: None, mode: OutputMode::Composite, follow: true, temporal: true });
         while p.in_flight() >= in_flight as usize {
             let done = p.oldest().unwrap();
             done.result.unwrap();
-            out += 1;
-            if out == 2 {
-                start = Instant::now();
-                warm = done.stats.clone();
-            }
-            last = done.stats;
+            stats = done.stats;
         }
     }
     while let Some(done) = p.oldest() {
-        last = done.stats;
+        stats = done.stats;
     }
-    let secs = start.elapsed().as_secs_f64() / n as f64;
-    (secs, minus(&last, &warm))
-}
-
-/// `a` less `b`: the stats of the frames after the warm-up.
-fn minus(a: &Stats, b: &Stats) -> Stats {
-    let sub = |x: [f64; 6], y: [f64; 6]| std::array::from_fn(|i| x[i] - y[i]);
-    Stats {
-        frames: a.frames - b.frames,
-        passed_through: a.passed_through - b.passed_through,
-        last_ms: a.last_ms,
-        total_ms: sub(a.total_ms, b.total_ms),
-        counts: std::array::from_fn(|i| a.counts[i] - b.counts[i]),
-        crop: a.crop,
-        ort_ms: sub(a.ort_ms, b.ort_ms),
-        post_ms: sub(a.post_ms, b.post_ms),
-        runs: a.runs - b.runs,
-        bytes_in: a.bytes_in - b.bytes_in,
-        bytes_out: a.bytes_out - b.bytes_out,
-    }
+    (start.elapsed().as_secs_f64() / timed.len() as f64, stats)
 }
 
 /// Seconds per frame of the element in `appsrc ! garmenttransfer ! appsink`, and its latency.

@@ -189,6 +189,14 @@ struct State {
     consecutive_failures: u32,
 }
 
+impl State {
+    /// Count a finished frame: the failures in a row it makes.
+    fn count(&mut self, ok: bool) -> u32 {
+        self.consecutive_failures = if ok { 0 } else { self.consecutive_failures + 1 };
+        self.consecutive_failures
+    }
+}
+
 /// What `stats` reads: copied after each frame, so reading never waits for one.
 #[derive(Debug, Clone, Default)]
 struct Snapshot {
@@ -720,8 +728,7 @@ impl GarmentTransfer {
     /// state lock before reporting.
     fn land(&self, mut guard: MutexGuard<'_, Option<State>>, done: Done<Mapped>) -> Result<gst::Buffer, gst::FlowError> {
         let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
-        state.consecutive_failures = if done.result.is_ok() { 0 } else { state.consecutive_failures + 1 };
-        let (failures, provider) = (state.consecutive_failures, state.provider);
+        let (failures, provider) = (state.count(done.result.is_ok()), state.provider);
         drop(guard);
         self.settle(done.result, done.stats, provider, failures)?;
         Ok(done.pixels.frame.into_buffer())
@@ -842,8 +849,7 @@ impl VideoFilterImpl for GarmentTransfer {
             .map_err(ModelError::from)
             .and_then(|mut view| chain.process(&mut view, &reference, background.as_deref(), mode));
         let stats = chain.stats();
-        state.consecutive_failures = if result.is_ok() { 0 } else { state.consecutive_failures + 1 };
-        let (failures, provider) = (state.consecutive_failures, state.provider);
+        let (failures, provider) = (state.count(result.is_ok()), state.provider);
         drop(guard);
         self.settle(result, stats, provider, failures)
     }

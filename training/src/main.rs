@@ -519,10 +519,7 @@ fn reexport(from: &std::path::Path, out: &std::path::Path, size: Option<(u32, u3
     let training: std::collections::BTreeMap<String, serde_json::Value> =
         source.models.iter().filter_map(|(name, e)| e.training.clone().map(|t| (name.clone(), t))).collect();
     let mut manifest = export_models(&nets, preset, h, w, out, (!source.untrained).then_some(&training))?;
-    let nodes = |bytes: &[u8]| -> Result<usize> {
-        use prost::Message;
-        Ok(garment_training::onnx::proto::ModelProto::decode(bytes)?.graph.map_or(0, |g| g.node.len()))
-    };
+    let nodes = garment_training::onnx::proto::node_count;
     for spec in gstgarmenttransfer::contract::MODELS {
         let new = manifest.load_model(out, &spec)?;
         if same_size {

@@ -155,3 +155,9 @@ pub mod dimension {
         DimParam(String),
     }
 }
+
+/// Nodes in the graph of the ONNX model in `bytes`.
+pub fn node_count(bytes: &[u8]) -> Result<usize, prost::DecodeError> {
+    use prost::Message;
+    Ok(ModelProto::decode(bytes)?.graph.map_or(0, |g| g.node.len()))
+}
