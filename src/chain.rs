@@ -13,11 +13,12 @@ use std::time::Instant;
 use ndarray::Array4;
 
 use crate::composite::{ALL_LAYERS, Layers, Transfer, composite, draw_box, draw_parsing, side_by_side};
-use crate::contract::{AGNOSTIC_GROUPS, DENSEPOSE, PARSER, POSE_PARTS, ParsingGroup, REGROWTH, TRANSFER_PARSING, WARP};
+use crate::contract::{DENSEPOSE, PARSER, POSE_PARTS, ParsingGroup, REGROWTH, TRANSFER_PARSING, WARP};
 use crate::frame::{FrameMut, Letterbox, RgbImage};
 use crate::framing::{MIN_PERSON_PX, Region, Tracker, crop_around, crop_fit, cut_by, largest_person};
 use crate::temporal::{Map, Temporal, softmax};
-use crate::maps::{affine_paste, argmax, mask_of, one_hot};
+use crate::inputs::{agnostic, batch, mask, one_hot};
+use crate::maps::{affine_paste, argmax};
 use crate::models::{ModelError, Models, Runs};
 use crate::reference::Reference;
 
@@ -367,11 +368,10 @@ impl Front {
         }
         let parsing = argmax(&probabilities.view());
         t = self.stats.record(0, t, self.models.take_runs());
-        let pose = one_hot(&argmax(&self.models.run(&DENSEPOSE, &[input.view()])?[0].view()), POSE_PARTS, h, w);
+        let pose = batch(one_hot(&argmax(&self.models.run(&DENSEPOSE, &[input.view()])?[0].view()), POSE_PARTS, h, w));
         t = self.stats.record(1, t, self.models.take_runs());
 
-        let agnostic_ids: Vec<u8> = AGNOSTIC_GROUPS.iter().map(|g| g.id()).collect();
-        let agnostic = Array4::from_shape_fn((1, agnostic_ids.len(), h, w), |(_, c, y, x)| if parsing[y * w + x] == agnostic_ids[c] { 1.0 } else { 0.0 });
+        let agnostic = batch(agnostic(&parsing, h, w));
         let mut transfer = self.models.run(&TRANSFER_PARSING, &[agnostic.view(), pose.view(), reference.garment_mask.view()])?.swap_remove(0);
         if smooth {
             softmax(&mut transfer);
@@ -424,7 +424,7 @@ impl Back {
         let background = background.filter(|b| b.width == frame.width && b.height == frame.height);
         let mut t = Instant::now();
         let (parsing, new_parsing) = (&d.parsing, &d.new_parsing);
-        let target_mask = mask_of(new_parsing, &[ParsingGroup::UpperGarment.id()], h, w);
+        let target_mask = batch(mask(new_parsing, &[ParsingGroup::UpperGarment], h, w));
         let mut warped = if self.affine_paste {
             let (mask, grid) = affine_paste(&reference.garment_mask, &target_mask);
             vec![reference.garment.clone(), mask, grid]
@@ -449,11 +449,11 @@ impl Back {
         t = self.stats.record(3, t, self.models.take_runs());
 
         // Arm regrowth, per the paper: new skin inside the old skin is A's own; R paints the rest.
-        let skin = ParsingGroup::UpperSkin.id();
-        let outside = parsing.iter().zip(new_parsing).filter(|&(&o, &n)| n == skin && o != skin).count();
+        let skin = ParsingGroup::UpperSkin;
+        let outside = parsing.iter().zip(new_parsing).filter(|&(&o, &n)| n == skin.id() && o != skin.id()).count();
         let regrown = if outside >= MIN_REGROWTH_PIXELS && mode != OutputMode::WarpedGarment {
-            let old_skin = mask_of(parsing, &[skin], h, w);
-            let new_skin = mask_of(new_parsing, &[skin], h, w);
+            let old_skin = batch(mask(parsing, &[skin], h, w));
+            let new_skin = batch(mask(new_parsing, &[skin], h, w));
             let r = self.models.run(&REGROWTH, &[(&d.input * &old_skin).view(), new_skin.view()])?;
             t = self.stats.record(4, t, self.models.take_runs());
             r.into_iter().next()

@@ -9,6 +9,7 @@ use rayon::prelude::*;
 
 use crate::contract::ParsingGroup;
 use crate::frame::{FrameMut, Letterbox, RgbImage};
+use crate::inputs::byte;
 use crate::maps::{Field, push_pull};
 use crate::reference::Reference;
 
@@ -39,6 +40,12 @@ fn plane(map: &[u8], group: ParsingGroup) -> Vec<f32> {
     map.iter().map(|&g| if g == group.id() { 1.0 } else { 0.0 }).collect()
 }
 
+/// The values of a model-resolution array: every array here comes from a session's output or
+/// from `Array4::from_shape_fn`, both in standard layout.
+fn standard(a: &Array4<f32>) -> &[f32] {
+    a.as_slice().expect("model-resolution arrays are in standard layout")
+}
+
 /// Composite `t` over `frame`, in place: only the pixels inside the model's view are read and
 /// written, each from itself (rows in parallel). `fit` places the frame in the model input;
 /// `background` is an optional plate of the empty scene at frame resolution.
@@ -48,14 +55,15 @@ pub fn composite(frame: &mut FrameMut, fit: &Letterbox, t: &Transfer, reference:
     let old_garment = plane(t.old_parsing, ParsingGroup::UpperGarment);
     let old_skin = plane(t.old_parsing, ParsingGroup::UpperSkin);
     let new_skin = plane(t.new_parsing, ParsingGroup::UpperSkin);
-    let warped = t.warped_mask.as_slice().unwrap_or(&[]);
+    let warped = standard(t.warped_mask);
+    let input = standard(t.model_input);
     // The new garment: where S_P puts it and the warp brings garment pixels.
     let new_garment: Vec<f32> = t.new_parsing.iter().zip(warped).map(|(&g, &m)| if g == ParsingGroup::UpperGarment.id() { m.clamp(0.0, 1.0) } else { 0.0 }).collect();
     // Pixels the old garment leaves uncovered.
     let uncovered: Vec<f32> = (0..n).map(|i| (old_garment[i] - new_garment[i] - new_skin[i]).clamp(0.0, 1.0)).collect();
 
     // Fill colour at model resolution: inpainted from what is neither old nor new person.
-    let mut fill: [Vec<f32>; 3] = std::array::from_fn(|c| (0..n).map(|i| (t.model_input.as_slice().unwrap_or(&[])[c * n + i] + 1.0) * 127.5).collect());
+    let mut fill: [Vec<f32>; 3] = std::array::from_fn(|c| (0..n).map(|i| byte(input[c * n + i])).collect());
     if layers.fill && background.is_none() {
         let known: Vec<f32> = (0..n).map(|i| 1.0 - old_garment[i].max(new_garment[i]).max(new_skin[i])).collect();
         push_pull(&mut fill, &known, w, h);
@@ -65,8 +73,8 @@ pub fn composite(frame: &mut FrameMut, fit: &Letterbox, t: &Transfer, reference:
         Field { data, width: w, height: h }
     }
     let regrown: Option<Vec<Vec<f32>>> =
-        t.regrown.map(|r| (0..3).map(|c| r.as_slice().unwrap_or(&[])[c * n..(c + 1) * n].iter().map(|v| (v + 1.0) * 127.5).collect()).collect());
-    let flow = t.flow.as_slice().unwrap_or(&[]);
+        t.regrown.map(|r| (0..3).map(|c| standard(r)[c * n..(c + 1) * n].iter().map(|&v| byte(v)).collect()).collect());
+    let flow = standard(t.flow);
     let (flow_x, flow_y) = (&flow[..n], &flow[n..2 * n]);
     // A frame pixel samples the four model pixels around it: where none of them has a layer to
     // draw, the pixel stays as it is and is skipped (most of a crop around a person).

@@ -261,7 +261,7 @@ impl Letterbox {
             }
             let n = (taps * taps) as f32;
             for c in 0..3 {
-                out[c * w + mx] = acc[c] / n / 127.5 - 1.0;
+                out[c * w + mx] = crate::inputs::unit(acc[c] / n);
             }
         }
         out

@@ -16,6 +16,7 @@ pub mod contract;
 pub mod files;
 pub mod frame;
 pub mod framing;
+pub mod inputs;
 pub mod install;
 pub mod manifest;
 pub mod maps;

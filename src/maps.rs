@@ -1,4 +1,4 @@
-//! Model-resolution maps: argmax of logits, one-hot tensors, and bilinear lookups of a
+//! Model-resolution maps: argmax of logits, the affine-paste baseline, and bilinear lookups of a
 //! model-resolution field from frame coordinates.
 
 use ndarray::{Array4, ArrayView4};
@@ -22,22 +22,6 @@ pub fn argmax(logits: &ArrayView4<f32>) -> Vec<u8> {
         }
     }
     out
-}
-
-/// Ids to a one-hot `[1, classes, H, W]`.
-pub fn one_hot(ids: &[u8], classes: usize, h: usize, w: usize) -> Array4<f32> {
-    let mut t = Array4::zeros((1, classes, h, w));
-    for (i, &id) in ids.iter().enumerate() {
-        if (id as usize) < classes {
-            t[[0, id as usize, i / w, i % w]] = 1.0;
-        }
-    }
-    t
-}
-
-/// `[1, 1, H, W]` mask of the pixels whose id is in `ids`.
-pub fn mask_of(map: &[u8], ids: &[u8], h: usize, w: usize) -> Array4<f32> {
-    Array4::from_shape_fn((1, 1, h, w), |(_, _, y, x)| if ids.contains(&map[y * w + x]) { 1.0 } else { 0.0 })
 }
 
 /// Bounding box `(x0, y0, x1, y1)` (exclusive ends) of a `[1, 1, H, W]` mask's pixels above 0.5.
@@ -188,6 +172,6 @@ mod tests {
         let logits = Array4::from_shape_fn((1, 3, 2, 2), |(_, c, y, x)| if c == (y * 2 + x) % 3 { 1.0 } else { 0.0 });
         let ids = argmax(&logits.view());
         assert_eq!(ids, vec![0, 1, 2, 0]);
-        assert_eq!(one_hot(&ids, 3, 2, 2), logits);
+        assert_eq!(crate::inputs::batch(crate::inputs::one_hot(&ids, 3, 2, 2)), logits);
     }
 }

@@ -3,14 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
-use ndarray::{Array4, ArrayView4, Ix4};
+use ndarray::{Array4, ArrayView4};
 use ort::session::Session;
-use ort::value::TensorRef;
 
 use crate::contract::{MODELS, ModelSpec};
 use crate::manifest::{Manifest, ManifestError};
 
-use crate::runtime::{RuntimeError, session_builder, with_log};
+use crate::runtime::{RuntimeError, run, session_builder, with_log};
 
 /// Where the models run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -176,7 +175,7 @@ impl Models {
         let fail = |why: String| ModelError::Run { model: spec.file.into(), why };
         let session = &mut self.sessions.iter_mut().find(|(n, _)| *n == spec.name).ok_or_else(|| fail("not opened".into()))?.1;
         let start = std::time::Instant::now();
-        let outputs = run_checked(session, spec, inputs, h, w).map_err(fail)?;
+        let outputs = run(session, spec, inputs, h, w).map_err(fail)?;
         let end = std::time::Instant::now();
         let bytes = |n: usize| (n * std::mem::size_of::<f32>()) as u64;
         self.runs.count += 1;
@@ -209,29 +208,6 @@ fn cuda_provider(device: i32) -> ort::ep::CUDA {
         .with_tf32(true)
 }
 
-/// Run `session` as model `spec` and check every output to be `[N, C, H, W]` as the contract
-/// says, so that a model whose real outputs differ from what it declares is an error here,
-/// never an index out of bounds later.
-fn run_checked(session: &mut Session, spec: &ModelSpec, inputs: &[ArrayView4<f32>], h: usize, w: usize) -> Result<Vec<Array4<f32>>, String> {
-    let batch = inputs.first().map(|a| a.shape()[0]).unwrap_or(1);
-    let mut feeds = Vec::with_capacity(inputs.len());
-    for (port, a) in spec.inputs.iter().zip(inputs) {
-        feeds.push((port.name, TensorRef::from_array_view(*a).map_err(|e| e.to_string())?));
-    }
-    let outputs = with_log(|| session.run(feeds)).map_err(|e| e.to_string())?;
-    spec.outputs
-        .iter()
-        .map(|p| {
-            let v = outputs.get(p.name).ok_or_else(|| format!("no output '{}'", p.name))?;
-            let a = v.try_extract_array::<f32>().map_err(|e| format!("output '{}': {e}", p.name))?;
-            if a.shape() != [batch, p.channels, h, w] {
-                return Err(format!("output '{}' has shape {:?}, expected [{batch}, {}, {h}, {w}]", p.name, a.shape(), p.channels));
-            }
-            a.to_owned().into_dimensionality::<Ix4>().map_err(|e| e.to_string())
-        })
-        .collect()
-}
-
 /// Run the model once on zeros and check what really comes out: a model may declare the
 /// contract's shapes and produce others (ONNX Runtime only warns), or need a batch it does not
 /// declare. Found here, at start, it is an error naming the file and the tensor.
@@ -239,7 +215,7 @@ fn probe(session: &mut Session, spec: &ModelSpec, manifest: &Manifest, file: &Pa
     let (h, w) = (manifest.height, manifest.width);
     let zeros: Vec<Array4<f32>> = spec.inputs.iter().map(|p| Array4::zeros((1, p.channels, h, w))).collect();
     let views: Vec<ArrayView4<f32>> = zeros.iter().map(|a| a.view()).collect();
-    run_checked(session, spec, &views, h, w)
+    run(session, spec, &views, h, w)
         .map(|_| ())
         .map_err(|why| ModelError::Contract { file: file.to_path_buf(), why: format!("run once on a frame of zeros: {why}") })
 }

@@ -11,7 +11,8 @@ use crate::contract::{DENSEPOSE, PARSER, POSE_PARTS, ParsingGroup};
 use crate::files::{FileError, Links, READ_TIMEOUT, read_regular};
 use crate::frame::{Letterbox, RgbImage};
 use crate::framing::{crop_fit, largest_person};
-use crate::maps::{argmax, mask_of, one_hot};
+use crate::inputs::{batch, mask, one_hot};
+use crate::maps::argmax;
 use crate::models::{ModelError, Models};
 
 /// A garment smaller than this share of the model's pixels is not a garment.
@@ -142,7 +143,7 @@ impl Reference {
             parsing = argmax(&models.run(&PARSER, &[input.view()])?[0].view());
         }
         let pose_ids = argmax(&models.run(&DENSEPOSE, &[input.view()])?[0].view());
-        let garment_mask = mask_of(&parsing, &[ParsingGroup::UpperGarment.id()], h, w);
+        let garment_mask = batch(mask(&parsing, &[ParsingGroup::UpperGarment], h, w));
         let pixels = garment_mask.iter().filter(|&&v| v > 0.5).count();
         let needed = (MIN_GARMENT_SHARE * (h * w) as f32).ceil() as usize;
         if pixels < needed {
@@ -159,7 +160,7 @@ impl Reference {
             path: path.to_path_buf(),
             garment: &input * &garment_mask,
             garment_mask,
-            pose: one_hot(&pose_ids, POSE_PARTS, h, w),
+            pose: batch(one_hot(&pose_ids, POSE_PARTS, h, w)),
             parsing,
             fit,
             image,

@@ -9,8 +9,12 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use crate::contract::ModelSpec;
+
 use ort::environment::Environment;
+use ndarray::{Array4, ArrayView4, Ix4};
 use ort::session::Session;
+use ort::value::TensorRef;
 use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
 
 #[derive(Debug, thiserror::Error, Clone)]
@@ -129,4 +133,28 @@ pub fn cpu_session(bytes: &[u8], what: &str, threads: usize) -> Result<Session, 
             .commit_from_memory(bytes)
             .map_err(|e| RuntimeError::Session { what: what.into(), why: e.to_string() })
     })
+}
+
+/// Run `session` as model `spec`: `inputs` fed by the contract's names, in its order; the
+/// outputs taken by name, in its order, each checked to be `[N, C, H, W]` as the contract
+/// says at `h` x `w`, so that a model whose real outputs differ from what it declares is an error here,
+/// never an index out of bounds later.
+pub fn run(session: &mut Session, spec: &ModelSpec, inputs: &[ArrayView4<f32>], h: usize, w: usize) -> Result<Vec<Array4<f32>>, String> {
+    let batch = inputs.first().map(|a| a.shape()[0]).unwrap_or(1);
+    let mut feeds = Vec::with_capacity(inputs.len());
+    for (port, a) in spec.inputs.iter().zip(inputs) {
+        feeds.push((port.name, TensorRef::from_array_view(*a).map_err(|e| e.to_string())?));
+    }
+    let outputs = with_log(|| session.run(feeds)).map_err(|e| e.to_string())?;
+    spec.outputs
+        .iter()
+        .map(|p| {
+            let v = outputs.get(p.name).ok_or_else(|| format!("no output '{}'", p.name))?;
+            let a = v.try_extract_array::<f32>().map_err(|e| format!("output '{}': {e}", p.name))?;
+            if a.shape() != [batch, p.channels, h, w] {
+                return Err(format!("output '{}' has shape {:?}, expected [{batch}, {}, {h}, {w}]", p.name, a.shape(), p.channels));
+            }
+            a.to_owned().into_dimensionality::<Ix4>().map_err(|e| e.to_string())
+        })
+        .collect()
 }

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::data::files::{Image8, write_png};
-use crate::data::layout::rgb;
+use crate::synth::writer::rgb;
 use crate::data::{DataError, Dataset, cihp, densepose, loader::resize_rgb};
 
 /// Columns of the sheet, left to right.
@@ -64,4 +64,14 @@ fn blit(dst: &mut Image8, src: &Image8, x0: u32, y0: u32) {
         let n = src.width as usize * 3;
         dst.data[d..d + n].copy_from_slice(&src.data[s..s + n]);
     }
+}
+
+/// Run the `contact-sheet` subcommand.
+pub fn run(args: &crate::cli::ContactSheetArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.rows >= 1 && args.cell >= 1, "--rows and --cell must be at least 1");
+    let dataset = Dataset::open(&args.dir)?;
+    let drawn = contact_sheet(&dataset, args.rows, args.cell, &args.out)?;
+    println!("{} ({drawn} rows; columns: {})", args.out.display(), COLUMNS.join(", "));
+    eprintln!("{}", dataset.summary());
+    Ok(())
 }

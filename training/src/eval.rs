@@ -360,3 +360,51 @@ mod tests {
         assert_eq!(iou(&[0, 0], &[0, 0], 3), None);
     }
 }
+
+/// Run the `eval` subcommand: the models, and the baselines asked for; `--record` writes the
+/// numbers into the models folder's manifest.
+pub fn run(args: &crate::cli::EvalArgs) -> anyhow::Result<()> {
+    let (models, data) = (&args.models, &args.data);
+    let m = evaluate(models, data, args.limit, false)?;
+    let others = if args.baselines.is_some() || args.affine_paste {
+        evaluate_baselines(models, args.baselines.as_deref(), data, args.limit).map_err(|e| anyhow::anyhow!("{e}"))?
+    } else {
+        Default::default()
+    };
+    let mut v = serde_json::to_value(&m)?;
+    if !others.is_empty() {
+        v["baselines"] = serde_json::to_value(&others)?;
+    }
+    if args.record {
+        let mut manifest = gstgarmenttransfer::manifest::Manifest::read(models)?;
+        let mut recorded = v.clone();
+        recorded["data"] = serde_json::json!(data.display().to_string());
+        manifest.evaluation = Some(recorded);
+        manifest.write(models)?;
+    }
+    if args.json {
+        println!("{v}");
+        return Ok(());
+    }
+    for (name, m) in std::iter::once(("models", &m)).chain(others.iter().map(|(k, v)| (k.as_str(), v))) {
+        println!("{name}: {} samples ({} passed through)", m.samples, m.passed_through);
+        println!("  transfer parsing mIoU {:.3}, garment IoU {:.3}, skin IoU {:.3}", m.parsing_miou, m.garment_iou, m.skin_iou);
+        println!("  warped garment L1 {:.4}, SSIM {:.3}", m.garment_l1, m.garment_ssim);
+        println!("  composite SSIM {:.3}, PSNR {:.2} dB, MSE {:.1}", m.composite_ssim, m.composite_psnr, m.composite_mse);
+    }
+    Ok(())
+}
+
+/// Run the `eval-video` subcommand.
+pub fn run_video(args: &crate::cli::EvalVideoArgs) -> anyhow::Result<()> {
+    let m = evaluate_video(&args.models, &args.data, !args.no_follow, !args.no_temporal)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&m)?);
+        return Ok(());
+    }
+    println!("{}: {} frames at {}x{} ({} passed through)", args.data.display(), m.frames, m.width, m.height, m.passed_through);
+    println!("  transfer parsing mIoU {:.3}, garment IoU {:.3}, skin IoU {:.3}", m.parsing_miou, m.garment_iou, m.skin_iou);
+    println!("  composite SSIM {:.3}, PSNR {:.2} dB, garment L1 {:.4}", m.composite_ssim, m.composite_psnr, m.garment_l1);
+    println!("  flicker {:.2} (truth {:.2}): {:.2}x the truth's", m.flicker, m.truth_flicker, m.flicker_ratio);
+    Ok(())
+}

@@ -1,12 +1,16 @@
-//! `garment-training`: the synthetic try-on world, the dataset loader, and (in time) the
-//! networks and the distillation schedule that produce the element's models.
+//! `garment-training`: the synthetic try-on world, the dataset loader, the networks, the
+//! distillation schedule that trains them, and the exporter that writes the element's models.
 
+pub mod bench;
+pub mod cli;
 pub mod contact_sheet;
 pub mod data;
+pub mod eval;
 pub mod font;
-pub mod synth;
 pub mod nn;
 pub mod onnx;
+pub mod progress;
+pub mod rng;
 pub mod summary;
+pub mod synth;
 pub mod train;
-pub mod eval;

@@ -46,3 +46,14 @@ impl std::fmt::Display for Summary {
         Ok(())
     }
 }
+
+/// Run the `summary` subcommand.
+pub fn run(args: &crate::cli::SummaryArgs) -> anyhow::Result<()> {
+    let s = summary(args.preset, &crate::nn::default_device())?;
+    if args.json {
+        println!("{}", serde_json::to_string(&s)?);
+    } else {
+        print!("{s}");
+    }
+    Ok(())
+}

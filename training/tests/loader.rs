@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use garment_training::data::files::{Image8, write_png};
-use garment_training::data::{DataError, Dataset, DensePoseFormat, Layout, cihp, densepose};
+use garment_training::data::{DataError, Dataset, DensePoseFormat, cihp, densepose};
+use garment_training::synth::writer::Layout;
 use garment_training::synth::World;
 use garment_training::synth::writer::write_dataset;
 use gstgarmenttransfer::contract::{AGNOSTIC_GROUPS, PARSING_GROUPS, POSE_PARTS};

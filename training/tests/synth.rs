@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use garment_training::data::{DensePoseFormat, Layout, cihp};
+use garment_training::data::{DensePoseFormat, cihp};
+use garment_training::synth::writer::Layout;
 use garment_training::synth::World;
 use garment_training::synth::writer::{write_dataset, write_video};
 use gstgarmenttransfer::contract::{ParsingGroup, densepose_part as dp};

@@ -11,7 +11,7 @@ use gstgarmenttransfer::contract::POSE_PARTS;
 use super::files::{Image8, dimensions, read_gray, read_ids, read_rgb};
 use super::layout::{CLOTH, CLOTH_MASK, DENSEPOSE, IMAGE, OPENPOSE, PARSE, TRAIN_PAIRS, TRANSFER, TRANSFER_PAIRS, TRANSFER_PARSE};
 use super::{DataError, cihp, densepose};
-use crate::synth::rng::Rng;
+use crate::rng::Rng;
 
 const EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
 

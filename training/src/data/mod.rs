@@ -8,7 +8,7 @@ pub mod layout;
 pub mod loader;
 pub mod tensors;
 
-pub use layout::{DensePoseFormat, Layout};
+pub use layout::DensePoseFormat;
 pub use loader::{Dataset, PersonSample, Skipped, TransferTruth};
 pub use tensors::PersonTensors;
 

@@ -2,8 +2,9 @@
 //! section 3. Pictures are RGB in [-1, 1]; masks are {0, 1}; a picture "masked by" a mask is
 //! the picture multiplied by it, so masked-out pixels are 0 (mid grey).
 
-use gstgarmenttransfer::contract::{AGNOSTIC_GROUPS, PARSING_GROUPS, POSE_PARTS, ParsingGroup};
-use ndarray::{Array3, Axis};
+use gstgarmenttransfer::contract::{PARSING_GROUPS, POSE_PARTS, ParsingGroup};
+use gstgarmenttransfer::inputs::{agnostic, mask, one_hot, picture};
+use ndarray::Array3;
 
 use super::loader::PersonSample;
 
@@ -32,49 +33,23 @@ pub struct PersonTensors {
     pub cloth_mask: Array3<f32>,
 }
 
-/// RGB bytes to a [3, H, W] tensor in [-1, 1].
-pub fn rgb_tensor(rgb: &[u8], width: u32, height: u32) -> Array3<f32> {
-    let (w, h) = (width as usize, height as usize);
-    Array3::from_shape_fn((3, h, w), |(c, y, x)| rgb[(y * w + x) * 3 + c] as f32 / 127.5 - 1.0)
-}
-
-/// Ids to one-hot [classes, H, W]; ids past the last class get no channel.
-pub fn one_hot(ids: &[u8], classes: usize, width: u32, height: u32) -> Array3<f32> {
-    let (w, h) = (width as usize, height as usize);
-    let mut t = Array3::zeros((classes, h, w));
-    for (i, &id) in ids.iter().enumerate() {
-        if (id as usize) < classes {
-            t[[id as usize, i / w, i % w]] = 1.0;
-        }
-    }
-    t
-}
-
 impl PersonSample {
+    /// The person's tensors, built by the element's own input builders (`inputs`).
     pub fn tensors(&self) -> PersonTensors {
-        let (w, h) = (self.width, self.height);
+        let (w, h) = (self.width as usize, self.height as usize);
         let groups = self.parsing();
-        let parsing = one_hot(&groups, PARSING_GROUPS, w, h);
-        let channel = |g: ParsingGroup| parsing.index_axis(Axis(0), g as usize).insert_axis(Axis(0)).to_owned();
-        let agnostic = ndarray::concatenate(
-            Axis(0),
-            &AGNOSTIC_GROUPS.map(|g| parsing.index_axis(Axis(0), g as usize).insert_axis(Axis(0))),
-        )
-        .unwrap_or_else(|_| Array3::zeros((AGNOSTIC_GROUPS.len(), h as usize, w as usize)));
-        let image = rgb_tensor(&self.image, w, h);
-        let garment_mask = channel(ParsingGroup::UpperGarment);
-        let skin_mask = channel(ParsingGroup::UpperSkin);
-        let cloth_mask = Array3::from_shape_fn((1, h as usize, w as usize), |(_, y, x)| {
-            if self.cloth_mask[y * w as usize + x] >= 128 { 1.0 } else { 0.0 }
-        });
+        let image = picture(&self.image, h, w);
+        let garment_mask = mask(&groups, &[ParsingGroup::UpperGarment], h, w);
+        let skin_mask = mask(&groups, &[ParsingGroup::UpperSkin], h, w);
+        let cloth_mask = Array3::from_shape_fn((1, h, w), |(_, y, x)| if self.cloth_mask[y * w + x] >= 128 { 1.0 } else { 0.0 });
         PersonTensors {
             garment: &image * &garment_mask,
             skin: &image * &skin_mask,
-            pose: one_hot(&self.densepose, POSE_PARTS, w, h),
-            cloth: &rgb_tensor(&self.cloth, w, h) * &cloth_mask,
+            pose: one_hot(&self.densepose, POSE_PARTS, h, w),
+            cloth: &picture(&self.cloth, h, w) * &cloth_mask,
+            parsing: one_hot(&groups, PARSING_GROUPS, h, w),
+            agnostic: agnostic(&groups, h, w),
             image,
-            parsing,
-            agnostic,
             garment_mask,
             skin_mask,
             cloth_mask,

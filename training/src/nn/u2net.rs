@@ -88,11 +88,55 @@ pub struct U2Net {
 }
 
 /// What U2-Net computes: fused logits, the six side logits (deep supervision) and the decoder
-/// features used by distillation, coarse to fine: `hx6, hx5d, hx4d, hx3d, hx2d, hx1d`.
+/// features distillation matches.
 pub struct U2Output<T> {
     pub logits: T,
     pub sides: Vec<T>,
-    pub features: Vec<T>,
+    pub features: U2Features<T>,
+}
+
+/// The decoder's features by U2-Net's names: the bottom stage `hx6` and the decoder stages
+/// `hx5d` (coarse) to `hx1d` (full resolution).
+pub struct U2Features<T> {
+    pub hx6: T,
+    pub hx5d: T,
+    pub hx4d: T,
+    pub hx3d: T,
+    pub hx2d: T,
+    pub hx1d: T,
+}
+
+/// A decoder feature of [`U2Features`], for choosing which ones a loss matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decoder {
+    Hx6,
+    Hx5d,
+    Hx4d,
+    Hx3d,
+    Hx2d,
+    Hx1d,
+}
+
+impl Decoder {
+    /// Coarse to fine.
+    pub const ALL: [Decoder; 6] = [Decoder::Hx6, Decoder::Hx5d, Decoder::Hx4d, Decoder::Hx3d, Decoder::Hx2d, Decoder::Hx1d];
+}
+
+impl<T> U2Features<T> {
+    pub fn get(&self, layer: Decoder) -> &T {
+        match layer {
+            Decoder::Hx6 => &self.hx6,
+            Decoder::Hx5d => &self.hx5d,
+            Decoder::Hx4d => &self.hx4d,
+            Decoder::Hx3d => &self.hx3d,
+            Decoder::Hx2d => &self.hx2d,
+            Decoder::Hx1d => &self.hx1d,
+        }
+    }
+
+    pub fn map<U>(self, mut f: impl FnMut(T) -> U) -> U2Features<U> {
+        U2Features { hx6: f(self.hx6), hx5d: f(self.hx5d), hx4d: f(self.hx4d), hx3d: f(self.hx3d), hx2d: f(self.hx2d), hx1d: f(self.hx1d) }
+    }
 }
 
 impl U2Net {
@@ -131,16 +175,16 @@ impl U2Net {
             hx = stage.forward(g, &hx);
             skips.push(hx.clone());
         }
-        let mut features = vec![hx.clone()];
+        let mut decoded = vec![hx.clone()];
         let mut d = hx;
         for (k, stage) in self.decoder.iter().enumerate() {
             let cat = up_concat(g, &d, &skips[4 - k]);
             d = stage.forward(g, &cat);
-            features.push(d.clone());
+            decoded.push(d.clone());
         }
         // Side outputs, finest first, all at the input resolution.
         let [_, _, h, w] = g.dims(x);
-        let sources: Vec<G::T> = features.iter().rev().cloned().collect();
+        let sources: Vec<G::T> = decoded.iter().rev().cloned().collect();
         let sides: Vec<G::T> = sources
             .iter()
             .zip(&self.sides)
@@ -151,6 +195,7 @@ impl U2Net {
             .collect();
         let cat = g.concat(&sides);
         let logits = g.conv(&cat, &self.fuse);
-        U2Output { logits, sides, features }
+        let [hx6, hx5d, hx4d, hx3d, hx2d, hx1d]: [G::T; 6] = decoded.try_into().unwrap_or_else(|_| panic!("U2Net::new builds five decoder stages"));
+        U2Output { logits, sides, features: U2Features { hx6, hx5d, hx4d, hx3d, hx2d, hx1d } }
     }
 }

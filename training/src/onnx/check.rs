@@ -2,9 +2,8 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 use gstgarmenttransfer::contract::ModelSpec;
-use gstgarmenttransfer::runtime::{RuntimeError, cpu_session};
-use ndarray::{Array4, ArrayD};
-use ort::value::TensorRef;
+use gstgarmenttransfer::runtime::{RuntimeError, cpu_session, run};
+use ndarray::{Array4, ArrayView4};
 
 use super::export::Exported;
 
@@ -18,8 +17,8 @@ pub enum CheckError {
 
 pub fn to_array(t: &Tensor<4>) -> Array4<f32> {
     let dims = t.dims();
-    let data = t.to_data().try_to_vec::<f32>().unwrap_or_default();
-    Array4::from_shape_vec(dims, data).unwrap_or_else(|_| Array4::zeros(dims))
+    let data = t.to_data().try_to_vec::<f32>().expect("the networks compute in f32");
+    Array4::from_shape_vec(dims, data).expect("a tensor holds as many values as its dimensions say")
 }
 
 pub fn to_tensor(a: &Array4<f32>, device: &Device) -> Tensor<4> {
@@ -28,33 +27,22 @@ pub fn to_tensor(a: &Array4<f32>, device: &Device) -> Tensor<4> {
 }
 
 /// Run `exported` in ONNX Runtime on `inputs` (in the spec's order); outputs in the spec's order.
-pub fn run_onnx(exported: &Exported, inputs: &[Array4<f32>]) -> Result<Vec<ArrayD<f32>>, CheckError> {
+pub fn run_onnx(exported: &Exported, inputs: &[Array4<f32>]) -> Result<Vec<Array4<f32>>, CheckError> {
     run_model(&exported.bytes(), exported.spec, inputs)
 }
 
-/// Run the model in `bytes` as `spec` in ONNX Runtime on `inputs`; outputs in the spec's order.
-pub fn run_model(bytes: &[u8], spec: ModelSpec, inputs: &[Array4<f32>]) -> Result<Vec<ArrayD<f32>>, CheckError> {
-    let model = spec.name.to_string();
-    let fail = |why: String| CheckError::Run { model: model.clone(), why };
-    let mut session = cpu_session(bytes, &model, 1)?;
-    let mut feeds = Vec::new();
-    for (port, a) in spec.inputs.iter().zip(inputs) {
-        let t = TensorRef::from_array_view(a.view()).map_err(|e| fail(e.to_string()))?;
-        feeds.push((port.name, t));
-    }
-    let outputs = session.run(feeds).map_err(|e| fail(e.to_string()))?;
-    spec.outputs
-        .iter()
-        .map(|p| {
-            let v = outputs.get(p.name).ok_or_else(|| fail(format!("no output '{}'", p.name)))?;
-            Ok(v.try_extract_array::<f32>().map_err(|e| fail(e.to_string()))?.to_owned())
-        })
-        .collect()
+/// Run the model in `bytes` as `spec` in ONNX Runtime on `inputs` (the element's own `run`);
+/// outputs in the spec's order.
+pub fn run_model(bytes: &[u8], spec: ModelSpec, inputs: &[Array4<f32>]) -> Result<Vec<Array4<f32>>, CheckError> {
+    let mut session = cpu_session(bytes, spec.name, 1)?;
+    let [h, w] = inputs.first().map_or([0, 0], |a| [a.shape()[2], a.shape()[3]]);
+    let views: Vec<ArrayView4<f32>> = inputs.iter().map(|a| a.view()).collect();
+    run(&mut session, &spec, &views, h, w).map_err(|why| CheckError::Run { model: spec.name.to_string(), why })
 }
 
 /// Largest absolute difference between two arrays of the same shape (infinite when the shapes
 /// differ, so a shape mismatch can never pass).
-pub fn max_abs_diff(a: &ArrayD<f32>, b: &Array4<f32>) -> f32 {
+pub fn max_abs_diff(a: &Array4<f32>, b: &Array4<f32>) -> f32 {
     if a.shape() != b.shape() {
         return f32::INFINITY;
     }
@@ -81,13 +69,5 @@ pub fn random_inputs(spec: ModelSpec, h: usize, w: usize) -> Vec<Array4<f32>> {
 pub fn compare_models(a: &[u8], b: &[u8], spec: ModelSpec, h: usize, w: usize) -> Result<f32, CheckError> {
     let inputs = random_inputs(spec, h, w);
     let (x, y) = (run_model(a, spec, &inputs)?, run_model(b, spec, &inputs)?);
-    Ok(x.iter()
-        .zip(&y)
-        .map(|(x, y)| {
-            if x.shape() != y.shape() {
-                return f32::INFINITY;
-            }
-            x.iter().zip(y.iter()).map(|(p, q)| (p - q).abs()).fold(0.0, |m, d| if d.is_nan() { f32::INFINITY } else { m.max(d) })
-        })
-        .fold(0.0, f32::max))
+    Ok(x.iter().zip(&y).map(|(x, y)| max_abs_diff(x, y)).fold(0.0, f32::max))
 }

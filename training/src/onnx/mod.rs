@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod export;
+pub mod folder;
 pub mod import;
 pub mod proto;
 pub mod trace;

@@ -2,7 +2,7 @@
 //! they give in pixels.
 
 use super::geometry::{Frame, P2, down_dir, p2};
-use super::rng::Rng;
+use crate::rng::Rng;
 
 /// Which side of the body. The person faces the camera, so their right is the image's left.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

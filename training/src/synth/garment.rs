@@ -12,7 +12,7 @@ use tiny_skia::{
 
 use super::body::{Build, HairStyle, Limb, Pose, Side, Skeleton, torso_half_width};
 use super::geometry::{Outline, P2, capsule, p2};
-use super::rng::Rng;
+use crate::rng::Rng;
 use crate::data::cihp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

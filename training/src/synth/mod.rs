@@ -6,7 +6,6 @@ pub mod canvas;
 pub mod garment;
 pub mod geometry;
 pub mod person;
-pub mod rng;
 pub mod world;
 pub mod writer;
 

@@ -7,7 +7,7 @@ use super::body::{Build, HairStyle, Limb, Pose, Side, Skeleton};
 use super::canvas::{Canvas, Drawing, Fill, PoseLabel};
 use super::garment::{LowerGarment, LowerKind, Tailored, side_index, trouser_pieces};
 use super::geometry::{Outline, capsule, ellipse, p2};
-use super::rng::Rng;
+use crate::rng::Rng;
 use crate::data::cihp;
 
 /// The scene behind the person.

@@ -6,7 +6,7 @@ use super::canvas::Drawing;
 use super::garment::{LowerGarment, Tailored, UpperGarment};
 use super::geometry::p2;
 use super::person::{Background, Look, draw_person};
-use super::rng::Rng;
+use crate::rng::Rng;
 
 /// Streams of the generator: one per kind of draw, so that adding one never shifts another.
 const PERSON_STREAM: u64 = 1;

@@ -1,0 +1,73 @@
+//! The networks' inputs, built one way for the element and for training (DESIGN.md section 3),
+//! so that what a network learns from is what it is given: pictures in [-1, 1], one-hot maps,
+//! masks of parsing groups, the clothing-agnostic map. One person, `[C, H, W]`; [`batch`]
+//! makes the `[1, C, H, W]` a session takes.
+
+use ndarray::{Array3, Array4, Axis};
+
+use crate::contract::{AGNOSTIC_GROUPS, ParsingGroup};
+
+/// A byte value (or a mean of byte values) in [-1, 1].
+#[inline]
+pub fn unit(byte: f32) -> f32 {
+    byte / 127.5 - 1.0
+}
+
+/// A value in [-1, 1] back to the byte scale.
+#[inline]
+pub fn byte(unit: f32) -> f32 {
+    (unit + 1.0) * 127.5
+}
+
+/// Interleaved RGB bytes of a `w` x `h` picture to `[3, H, W]` in [-1, 1].
+pub fn picture(rgb: &[u8], h: usize, w: usize) -> Array3<f32> {
+    Array3::from_shape_fn((3, h, w), |(c, y, x)| unit(rgb[(y * w + x) * 3 + c] as f32))
+}
+
+/// Ids to one-hot `[classes, H, W]`; ids past the last class get no channel.
+pub fn one_hot(ids: &[u8], classes: usize, h: usize, w: usize) -> Array3<f32> {
+    let mut t = Array3::zeros((classes, h, w));
+    for (i, &id) in ids.iter().enumerate() {
+        if (id as usize) < classes {
+            t[[id as usize, i / w, i % w]] = 1.0;
+        }
+    }
+    t
+}
+
+/// `[1, H, W]` mask of the pixels of a parsing whose group is one of `groups`.
+pub fn mask(parsing: &[u8], groups: &[ParsingGroup], h: usize, w: usize) -> Array3<f32> {
+    Array3::from_shape_fn((1, h, w), |(_, y, x)| if groups.iter().any(|g| g.id() == parsing[y * w + x]) { 1.0 } else { 0.0 })
+}
+
+/// M^a, the clothing-agnostic map of a parsing: one channel per group of [`AGNOSTIC_GROUPS`]
+/// (hair, face, lower garment, legs), `[4, H, W]`.
+pub fn agnostic(parsing: &[u8], h: usize, w: usize) -> Array3<f32> {
+    Array3::from_shape_fn((AGNOSTIC_GROUPS.len(), h, w), |(c, y, x)| if parsing[y * w + x] == AGNOSTIC_GROUPS[c].id() { 1.0 } else { 0.0 })
+}
+
+/// One person as a batch of one: `[1, C, H, W]` (no copy).
+pub fn batch(a: Array3<f32>) -> Array4<f32> {
+    a.insert_axis(Axis(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agnostic_and_masks_are_channels_of_the_one_hot_parsing() {
+        let (h, w) = (3, 5);
+        let parsing: Vec<u8> = (0..(h * w) as u8).map(|i| i % 8).collect();
+        let hot = one_hot(&parsing, 7, h, w);
+        let agn = agnostic(&parsing, h, w);
+        for (c, g) in AGNOSTIC_GROUPS.iter().enumerate() {
+            assert_eq!(agn.index_axis(Axis(0), c), hot.index_axis(Axis(0), g.id() as usize));
+        }
+        let garment = mask(&parsing, &[ParsingGroup::UpperGarment], h, w);
+        assert_eq!(garment.index_axis(Axis(0), 0), hot.index_axis(Axis(0), ParsingGroup::UpperGarment as usize));
+        // Id 7 is past the last group: no channel.
+        assert_eq!(hot.sum() as usize, parsing.iter().filter(|&&id| id < 7).count());
+        assert_eq!(picture(&[0, 255, 51], 1, 1).into_raw_vec_and_offset().0, vec![-1.0, 1.0, unit(51.0)]);
+    }
+}

@@ -1,0 +1,74 @@
+//! `garment-train train`: one stage, the two baselines, or `all` of the schedule in dependency
+//! order followed by the export. In `all`, a stage that finished is kept and an interrupted one
+//! resumes, so the same command continues a killed schedule.
+
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+
+use super::config::{DistillSchedule, Stage, TrainConfig};
+use super::{train, trained_networks};
+use crate::cli::{StageArg, TrainArgs};
+use crate::data::Dataset;
+use crate::nn::default_device;
+use crate::onnx::export_models;
+
+/// The configuration of `stage` under the command line's arguments: the stage's defaults
+/// (`config`) where an argument is not given.
+pub fn stage_config(stage: Stage, args: &TrainArgs, samples: usize) -> Result<TrainConfig> {
+    let mut c = TrainConfig::new(stage, args.preset, args.data.clone(), samples);
+    if let Some((w, h)) = args.size {
+        (c.width, c.height) = (w as usize, h as usize);
+    }
+    c.iterations = args.iterations.unwrap_or(c.iterations);
+    c.batch = args.batch;
+    c.lr = args.lr.unwrap_or(c.lr);
+    c.seed = args.seed;
+    c.checkpoint_every = args.checkpoint_every.max(1);
+    c.distill = match args.phases.as_deref() {
+        None => DistillSchedule::in_thirds(c.iterations, c.batch, samples),
+        Some(&[e1, e2]) if e1 <= e2 => DistillSchedule::phases(e1, e2),
+        Some(p) => bail!("--phases {p:?}: expected two increasing epochs E1,E2 where phases 1 and 2 end (e.g. 4,8)"),
+    };
+    c.distill.temperature = args.temperature;
+    Ok(c)
+}
+
+/// Run the `train` subcommand.
+pub fn run(args: &TrainArgs) -> Result<()> {
+    if let Some(v) = &args.vgg {
+        eprintln!("--vgg {}: loading VGG-19 weights is not supported yet; the perceptual term stays off", v.display());
+    }
+    let samples = Dataset::open(&args.data)?.len();
+    let stages: Vec<Stage> = match args.stage {
+        StageArg::All => Stage::ORDER.to_vec(),
+        StageArg::Baselines => Stage::BASELINES.to_vec(),
+        StageArg::One(s) => vec![s],
+    };
+    let several = stages.len() > 1;
+    let started = Instant::now();
+    for &stage in &stages {
+        let config = stage_config(stage, args, samples)?;
+        let dir = args.out.join(stage.name());
+        if several && dir.join("summary.json").exists() {
+            println!("{}: already trained in {}", stage.name(), dir.display());
+            continue;
+        }
+        let resume = args.resume || (several && dir.join("checkpoint").exists());
+        let summary = train(&config, &args.out, resume, true)?;
+        println!("{}", serde_json::to_string(&summary)?);
+    }
+    if matches!(args.stage, StageArg::All) {
+        let (w, h) = args.size.unwrap_or(args.preset.default_size());
+        let (nets, training) = trained_networks(args.preset, &args.out, &default_device())?;
+        let manifest = export_models(&nets, args.preset, h as usize, w as usize, &args.models, Some(&training))?;
+        println!(
+            "all stages in {:.0} s; exported {} models to {} ({})",
+            started.elapsed().as_secs_f64(),
+            manifest.models.len(),
+            args.models.display(),
+            if manifest.untrained { "some untrained" } else { "trained" }
+        );
+    }
+    Ok(())
+}

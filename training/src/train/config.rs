@@ -1,0 +1,187 @@
+//! Every default of training, once, next to what it sets, with where it comes from. The command
+//! line's defaults, the serialised configuration's and "train all"'s are these.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::nn::Preset;
+
+/// Images per iteration: our choice, what a 2-core CPU trains the `lite` nets at in ~1 s.
+pub const BATCH: usize = 8;
+pub const SEED: u64 = 0;
+/// Iterations between checkpoints (a killed run loses at most this many).
+pub const CHECKPOINT_EVERY: usize = 100;
+/// Adam's beta1: 0.5 as in PF-AFN.
+pub const BETA1: f32 = 0.5;
+/// Warp losses: first- and second-order smoothness weights of the flow (PF-AFN: 0.01 and 6).
+pub const TV1: f32 = 0.01;
+pub const TV2: f32 = 6.0;
+/// Student parsing: softmax temperature of the response (soft-target) loss (Hinton et al.'s
+/// usual 2; the paper does not give one).
+pub const TEMPERATURE: f32 = 2.0;
+
+/// The stages of the schedule (DESIGN.md section 5) and the two trained baselines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    Parser,
+    Densepose,
+    TeacherParsing,
+    TeacherWarp,
+    StudentParsing,
+    StudentWarp,
+    Regrowth,
+    /// Baseline: S_P without a teacher, trained on A's own garment mask, randomly moved and
+    /// scaled (the paper's augmentation baseline).
+    BaselineSelfSupervised,
+    /// Baseline: S_P trained directly on the synthetic world's true transfer parsing (an upper
+    /// bound no real dataset offers).
+    BaselineOracle,
+}
+
+impl Stage {
+    /// Dependency order: every stage's teachers come before it.
+    pub const ORDER: [Stage; 7] = [
+        Stage::Parser,
+        Stage::Densepose,
+        Stage::TeacherParsing,
+        Stage::TeacherWarp,
+        Stage::StudentParsing,
+        Stage::StudentWarp,
+        Stage::Regrowth,
+    ];
+    pub const BASELINES: [Stage; 2] = [Stage::BaselineSelfSupervised, Stage::BaselineOracle];
+
+    /// The network the stage trains, which also names its run folder.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Parser => "parser",
+            Stage::Densepose => "densepose",
+            Stage::TeacherParsing => "teacher_parsing",
+            Stage::TeacherWarp => "teacher_warp",
+            Stage::StudentParsing => "transfer_parsing",
+            Stage::StudentWarp => "warp",
+            Stage::Regrowth => "regrowth",
+            Stage::BaselineSelfSupervised => "transfer_parsing_self_supervised",
+            Stage::BaselineOracle => "transfer_parsing_oracle",
+        }
+    }
+
+    /// Learning rate (Adam): our choice for the per-frame networks; for the warps PF-AFN's
+    /// 5e-5 raised, since a CPU schedule runs hundreds of iterations, not PF-AFN's epochs.
+    pub fn default_lr(self) -> f64 {
+        match self {
+            Stage::Parser | Stage::Densepose | Stage::TeacherParsing | Stage::StudentParsing => 2e-3,
+            Stage::BaselineSelfSupervised | Stage::BaselineOracle => 2e-3,
+            Stage::TeacherWarp | Stage::StudentWarp => 3e-4,
+            Stage::Regrowth => 5e-4,
+        }
+    }
+
+    /// Iterations of the stage in the schedule of a preset, at its default batch and size:
+    /// `lite` is sized to run all seven stages in about 70 minutes on 2 CPU cores
+    /// (training/README.md gives the measured time per stage).
+    pub fn default_iterations(self, preset: Preset) -> usize {
+        let lite = match self {
+            Stage::Parser | Stage::Densepose => 400,
+            Stage::TeacherParsing | Stage::TeacherWarp | Stage::Regrowth => 250,
+            Stage::StudentParsing | Stage::StudentWarp => 150,
+            // The baselines get the student's budget: a fair comparison.
+            Stage::BaselineSelfSupervised | Stage::BaselineOracle => 150,
+        };
+        match preset {
+            Preset::Tiny => 50,
+            Preset::Lite => lite,
+            Preset::Paper => lite * 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub stage: Stage,
+    pub preset: Preset,
+    pub data: PathBuf,
+    pub seed: u64,
+    pub iterations: usize,
+    pub batch: usize,
+    pub lr: f64,
+    pub beta1: f32,
+    pub checkpoint_every: usize,
+    pub height: usize,
+    pub width: usize,
+    /// The perceptual term needs ImageNet VGG-19 weights, which no package here carries.
+    pub perceptual: bool,
+    #[serde(default = "tv1")]
+    pub tv1: f32,
+    #[serde(default = "tv2")]
+    pub tv2: f32,
+    /// Phases, temperature and weights of the student parsing's distillation.
+    pub distill: DistillSchedule,
+}
+
+fn tv1() -> f32 {
+    TV1
+}
+fn tv2() -> f32 {
+    TV2
+}
+
+impl TrainConfig {
+    /// The defaults of `stage` for `preset` on a dataset of `samples` people: the stage's
+    /// iterations and learning rate, the preset's model size, Algorithm 1's phases in thirds.
+    pub fn new(stage: Stage, preset: Preset, data: PathBuf, samples: usize) -> TrainConfig {
+        let (width, height) = preset.default_size();
+        let iterations = stage.default_iterations(preset);
+        TrainConfig {
+            stage,
+            preset,
+            data,
+            seed: SEED,
+            iterations,
+            batch: BATCH,
+            lr: stage.default_lr(),
+            beta1: BETA1,
+            checkpoint_every: CHECKPOINT_EVERY,
+            height: height as usize,
+            width: width as usize,
+            perceptual: false,
+            tv1: TV1,
+            tv2: TV2,
+            distill: DistillSchedule::in_thirds(iterations, BATCH, samples),
+        }
+    }
+
+    /// Epochs of the dataset seen after `iterations` iterations.
+    pub fn epochs(&self, iterations: usize, samples: usize) -> f32 {
+        (iterations * self.batch) as f32 / samples.max(1) as f32
+    }
+}
+
+/// Algorithm 1's schedule for the student parsing S_P: phase 1 until epoch `e1`, phase 2 until
+/// `e2`, phase 3 to the end of the stage (`stages::student_parsing` says what each phase trains).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DistillSchedule {
+    /// Phase boundaries in epochs (fractions allowed: a short CPU run sees less than one epoch
+    /// of a large synthetic set). The paper gives the phases, not their lengths.
+    pub e1: f32,
+    pub e2: f32,
+    pub temperature: f32,
+    /// Weights of the feature, response and self-study terms: 1, as the paper sums them.
+    pub feature_weight: f32,
+    pub response_weight: f32,
+    pub self_study_weight: f32,
+}
+
+impl DistillSchedule {
+    /// Phases of equal length over `iterations` of `batch` images from `samples` people.
+    pub fn in_thirds(iterations: usize, batch: usize, samples: usize) -> DistillSchedule {
+        let epochs = (iterations * batch) as f32 / samples.max(1) as f32;
+        DistillSchedule::phases(epochs / 3.0, epochs * 2.0 / 3.0)
+    }
+
+    pub fn phases(e1: f32, e2: f32) -> DistillSchedule {
+        DistillSchedule { e1, e2, temperature: TEMPERATURE, feature_weight: 1.0, response_weight: 1.0, self_study_weight: 1.0 }
+    }
+}

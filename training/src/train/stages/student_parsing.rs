@@ -1,0 +1,134 @@
+//! Stage 3: the student parsing S_P, distilled from the frozen teacher T_P by Algorithm 1 of
+//! the paper. For a pair of people (A, B), T_P sees A trying on B's *in-shop* garment (what a
+//! try-on model sees); S_P sees A with the garment *as B wears it* (what garment transfer has).
+//!
+//! - phase 1, epochs [0, e1): feature loss on the decoder's coarsest features `hx6, hx5d` +
+//!   response loss;
+//! - phase 2, epochs [e1, e2): feature loss on all six decoder features + response loss;
+//! - phase 3, from e2 to the end: self-study (B's garment transferred back onto B must give B's
+//!   own parsing) + response loss.
+//!
+//! The response loss is the KL divergence of S_P's softened parsing from T_P's (Hinton's
+//! soft targets, scaled by the temperature squared); the feature loss the mean squared error of
+//! the chosen decoder features.
+
+use std::path::Path;
+
+use burn::tensor::activation::{log_softmax, softmax};
+use burn::tensor::{Device, Tensor};
+
+use super::{Losses, StageTrainer, Step, constant, frozen, frozen_device};
+use crate::nn::Preset;
+use crate::nn::graph::Eager;
+use crate::nn::u2net::{Decoder, U2Net};
+use crate::train::TrainError;
+use crate::train::config::DistillSchedule;
+use crate::train::losses::{cross_entropy, mse};
+use gstgarmenttransfer::contract::ParsingGroup;
+
+/// The loss terms active in one epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActiveTerms {
+    pub phase: u8,
+    /// The decoder features the feature loss matches; none: no feature loss.
+    pub features: &'static [Decoder],
+    pub response: bool,
+    pub self_study: bool,
+}
+
+/// Algorithm 1: which terms train S_P at `epoch`.
+pub fn active(schedule: &DistillSchedule, epoch: f32) -> ActiveTerms {
+    if epoch < schedule.e1 {
+        ActiveTerms { phase: 1, features: &[Decoder::Hx6, Decoder::Hx5d], response: true, self_study: false }
+    } else if epoch < schedule.e2 {
+        ActiveTerms { phase: 2, features: &Decoder::ALL, response: true, self_study: false }
+    } else {
+        ActiveTerms { phase: 3, features: &[], response: true, self_study: true }
+    }
+}
+
+pub struct StudentParsing {
+    /// T_P, frozen.
+    teacher: U2Net,
+    phase: u8,
+}
+
+impl StudentParsing {
+    /// The student of the teacher trained in `out`.
+    pub fn new(out: &Path, preset: Preset) -> Result<StudentParsing, TrainError> {
+        Ok(StudentParsing { teacher: frozen(out, "teacher_parsing", preset.parsing(&frozen_device()))?, phase: 0 })
+    }
+}
+
+impl StageTrainer for StudentParsing {
+    type Net = U2Net;
+    fn network(preset: Preset, device: &Device) -> U2Net {
+        preset.parsing(device)
+    }
+
+    fn loss(&mut self, s_p: &U2Net, step: &Step<'_>) -> Result<Losses, TrainError> {
+        let (schedule, device) = (&step.config.distill, step.device);
+        let epoch = (step.iteration * step.config.batch) as f32 / step.dataset.len() as f32;
+        let active = active(schedule, epoch);
+        if active.phase != self.phase {
+            self.phase = active.phase;
+            step.say(&format!("iteration {}, epoch {epoch:.2}: phase {}: {active:?}", step.iteration, active.phase));
+        }
+        let (a, b) = (step.tensors, &step.partners()?);
+        let tau = schedule.temperature;
+        // Teacher signal: A trying on B's in-shop garment (frozen: computed off the tape).
+        let inner = frozen_device();
+        let field = |of: &[crate::data::PersonTensors], pick: super::Pick, on: &Device| crate::train::batch::field(of, pick, on);
+        let tx = Tensor::cat(vec![field(a, |t| &t.agnostic, &inner), field(a, |t| &t.pose, &inner), field(b, |t| &t.cloth_mask, &inner)], 1);
+        let t_out = self.teacher.forward(&mut Eager::new(&inner), &tx);
+        let t_logits = constant(t_out.logits, device);
+        let t_features = t_out.features.map(|f| constant(f, device));
+        // Student input: B's garment as B wears it.
+        let mut g = Eager::new(device);
+        let sx = Tensor::cat(vec![field(a, |t| &t.agnostic, device), field(a, |t| &t.pose, device), field(b, |t| &t.garment_mask, device)], 1);
+        let s_out = s_p.forward(&mut g, &sx);
+        let [n, _, h, w] = s_out.logits.dims();
+        let p_t = softmax(t_logits.div_scalar(tau), 1);
+        let log_p_s = log_softmax(s_out.logits.clone().div_scalar(tau), 1);
+        let response = (p_t.clone() * (p_t.clamp_min(1e-8).log() - log_p_s)).sum().div_scalar((n * h * w) as f32).mul_scalar(tau * tau).reshape([1]);
+        let mut total = response.clone().mul_scalar(schedule.response_weight);
+        let mut terms = vec![("response", response)];
+        if let Some((first, rest)) = active.features.split_first() {
+            let matched = |layer: &Decoder| mse(s_out.features.get(*layer).clone(), t_features.get(*layer).clone());
+            let feature = rest.iter().fold(matched(first), |sum, layer| sum + matched(layer)).div_scalar(active.features.len() as f32);
+            total = total + feature.clone().mul_scalar(schedule.feature_weight);
+            terms.push(("feature", feature));
+        }
+        if active.self_study {
+            // The garment S_P predicts for A, transferred back onto B, must give B's own parsing.
+            let garment = ParsingGroup::UpperGarment as usize;
+            let predicted = softmax(s_out.logits, 1).narrow(1, garment, 1);
+            let bx = Tensor::cat(vec![field(b, |t| &t.agnostic, device), field(b, |t| &t.pose, device), predicted], 1);
+            let back = s_p.forward(&mut g, &bx);
+            let self_study = cross_entropy(back.logits, field(b, |t| &t.parsing, device));
+            total = total + self_study.clone().mul_scalar(schedule.self_study_weight);
+            terms.push(("self_study", self_study));
+        }
+        Ok(Losses { total, terms, notes: vec![("phase", active.phase as f32)] })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phases_follow_algorithm_1() {
+        let s = DistillSchedule::phases(2.0, 5.0);
+        let phases: Vec<u8> = (0..7).map(|e| active(&s, e as f32).phase).collect();
+        assert_eq!(phases, vec![1, 1, 2, 2, 2, 3, 3]);
+        assert_eq!(active(&s, 0.0), ActiveTerms { phase: 1, features: &[Decoder::Hx6, Decoder::Hx5d], response: true, self_study: false });
+        assert_eq!(active(&s, 3.0), ActiveTerms { phase: 2, features: &Decoder::ALL, response: true, self_study: false });
+        assert_eq!(active(&s, 6.0), ActiveTerms { phase: 3, features: &[], response: true, self_study: true });
+        // The response loss runs through every phase.
+        assert!((0..7).all(|e| active(&s, e as f32).response));
+        // Fractional boundaries: a run shorter than an epoch still goes through all three.
+        let short = DistillSchedule::phases(0.1, 0.2);
+        assert_eq!([0.05, 0.15, 0.25].map(|e| active(&short, e).phase), [1, 2, 3]);
+    }
+}
