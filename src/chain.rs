@@ -218,6 +218,30 @@ pub struct Dressed {
     restarted: bool,
 }
 
+/// A network input: built for this frame, or borrowed from the reference or the frame's maps.
+pub type Input<'a> = ndarray::CowArray<'a, f32, ndarray::Ix4>;
+
+/// S_P's inputs for person A (parsing groups and one-hot pose at model resolution) wearing the
+/// reference's garment: A's clothing-agnostic map, A's pose, B's garment mask.
+pub fn transfer_parsing_inputs<'a>(parsing: &[u8], pose: &'a Array4<f32>, reference: &'a Reference, h: usize, w: usize) -> [Input<'a>; 3] {
+    [batch(agnostic(parsing, h, w)).into(), pose.view().into(), reference.garment_mask.view().into()]
+}
+
+/// S_W's inputs: B's garment as B wears it, its mask and B's pose; the garment region of A's
+/// new parsing and A's pose.
+pub fn warp_inputs<'a>(reference: &'a Reference, new_parsing: &[u8], pose: &'a Array4<f32>, h: usize, w: usize) -> [Input<'a>; 5] {
+    let target_mask = batch(mask(new_parsing, &[ParsingGroup::UpperGarment], h, w));
+    [reference.garment.view().into(), reference.garment_mask.view().into(), reference.pose.view().into(), target_mask.into(), pose.view().into()]
+}
+
+/// R's inputs: A's own skin (the model input masked by A's skin region), and the skin region
+/// of A's new parsing.
+pub fn regrowth_inputs(input: &Array4<f32>, parsing: &[u8], new_parsing: &[u8], h: usize, w: usize) -> [Input<'static>; 2] {
+    let skin = ParsingGroup::UpperSkin;
+    let old_skin = batch(mask(parsing, &[skin], h, w));
+    [(input * &old_skin).into(), batch(mask(new_parsing, &[skin], h, w)).into()]
+}
+
 impl Chain {
     pub fn new(models: Models) -> Chain {
         let (front, back) = models.split(&FRONT_MODELS);
@@ -371,8 +395,8 @@ impl Front {
         let pose = batch(one_hot(&argmax(&self.models.run(&DENSEPOSE, &[input.view()])?[0].view()), POSE_PARTS, h, w));
         t = self.stats.record(1, t, self.models.take_runs());
 
-        let agnostic = batch(agnostic(&parsing, h, w));
-        let mut transfer = self.models.run(&TRANSFER_PARSING, &[agnostic.view(), pose.view(), reference.garment_mask.view()])?.swap_remove(0);
+        let inputs = transfer_parsing_inputs(&parsing, &pose, reference, h, w);
+        let mut transfer = self.models.run(&TRANSFER_PARSING, &inputs.each_ref().map(|a| a.view()))?.swap_remove(0);
         if smooth {
             softmax(&mut transfer);
             self.history.blend(Map::TransferParsing, &mut transfer);
@@ -424,18 +448,13 @@ impl Back {
         let background = background.filter(|b| b.width == frame.width && b.height == frame.height);
         let mut t = Instant::now();
         let (parsing, new_parsing) = (&d.parsing, &d.new_parsing);
-        let target_mask = batch(mask(new_parsing, &[ParsingGroup::UpperGarment], h, w));
+        let inputs = warp_inputs(reference, new_parsing, &d.pose, h, w);
         let mut warped = if self.affine_paste {
-            let (mask, grid) = affine_paste(&reference.garment_mask, &target_mask);
+            let (mask, grid) = affine_paste(&reference.garment_mask, &inputs[3].to_owned());
             vec![reference.garment.clone(), mask, grid]
         } else {
-            self.models.run(&WARP, &[
-                reference.garment.view(),
-                reference.garment_mask.view(),
-                reference.pose.view(),
-                target_mask.view(),
-                d.pose.view(),
-            ])?
+            let views = inputs.each_ref().map(|a| a.view());
+            self.models.run(&WARP, &views)?
         };
         if d.restarted {
             self.history.reset();
@@ -449,12 +468,11 @@ impl Back {
         t = self.stats.record(3, t, self.models.take_runs());
 
         // Arm regrowth, per the paper: new skin inside the old skin is A's own; R paints the rest.
-        let skin = ParsingGroup::UpperSkin;
-        let outside = parsing.iter().zip(new_parsing).filter(|&(&o, &n)| n == skin.id() && o != skin.id()).count();
+        let skin = ParsingGroup::UpperSkin.id();
+        let outside = parsing.iter().zip(new_parsing).filter(|&(&o, &n)| n == skin && o != skin).count();
         let regrown = if outside >= MIN_REGROWTH_PIXELS && mode != OutputMode::WarpedGarment {
-            let old_skin = batch(mask(parsing, &[skin], h, w));
-            let new_skin = batch(mask(new_parsing, &[skin], h, w));
-            let r = self.models.run(&REGROWTH, &[(&d.input * &old_skin).view(), new_skin.view()])?;
+            let inputs = regrowth_inputs(&d.input, parsing, new_parsing, h, w);
+            let r = self.models.run(&REGROWTH, &inputs.each_ref().map(|a| a.view()))?;
             t = self.stats.record(4, t, self.models.take_runs());
             r.into_iter().next()
         } else {

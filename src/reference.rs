@@ -143,6 +143,14 @@ impl Reference {
             parsing = argmax(&models.run(&PARSER, &[input.view()])?[0].view());
         }
         let pose_ids = argmax(&models.run(&DENSEPOSE, &[input.view()])?[0].view());
+        Reference::from_maps(path, image, fit, input, parsing, &pose_ids)
+    }
+
+    /// The reference from its maps at model resolution: the model input `input` of `image`
+    /// through `fit`, its parsing groups and dense-pose parts (the parser's and dense pose's,
+    /// or a dataset's true ones).
+    pub fn from_maps(path: &Path, image: RgbImage, fit: Letterbox, input: Array4<f32>, parsing: Vec<u8>, pose_ids: &[u8]) -> Result<Reference, ReferenceError> {
+        let (h, w) = (fit.height, fit.width);
         let garment_mask = batch(mask(&parsing, &[ParsingGroup::UpperGarment], h, w));
         let pixels = garment_mask.iter().filter(|&&v| v > 0.5).count();
         let needed = (MIN_GARMENT_SHARE * (h * w) as f32).ceil() as usize;
@@ -160,7 +168,7 @@ impl Reference {
             path: path.to_path_buf(),
             garment: &input * &garment_mask,
             garment_mask,
-            pose: batch(one_hot(&pose_ids, POSE_PARTS, h, w)),
+            pose: batch(one_hot(pose_ids, POSE_PARTS, h, w)),
             parsing,
             fit,
             image,
