@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use gst::prelude::*;
-use gstgarmenttransfer::chain::{Chain, OutputMode, STAGES, Stats};
+use gstgarmenttransfer::chain::{Chain, OutputMode, Stage, Stats};
 use gstgarmenttransfer::contract::MODELS;
 use gstgarmenttransfer::frame::PixelFormat;
 use gstgarmenttransfer::models::{ExecutionProvider, Models};
@@ -219,23 +219,24 @@ fn main() {
         let (elem, latency) = element(&models_dir, ep, a.in_flight, &reference_path, &frames, w, h);
         let per_frame = |v: f64| v / stats.frames.max(1) as f64;
         // Nodes a frame runs: each model's nodes times its runs per frame.
-        let runs_of = |stage: usize| stats.counts[stage] as f64 / stats.frames.max(1) as f64;
+        let runs_of = |stage: Stage| stats.count(stage) as f64 / stats.frames.max(1) as f64;
         let frame_nodes: f64 = graph_nodes
             .iter()
             .map(|(name, n)| {
-                let stage = STAGES.iter().position(|s| s == name).unwrap();
+                let stage = Stage::ALL.into_iter().find(|s| s.name() == *name).expect("every model is a stage");
                 // The parser stage runs the parser once per look (one to three a frame).
-                let per = if *name == "parser" { per_frame((stats.runs as f64) - (1..5).map(|s| stats.counts[s] as f64).sum::<f64>()) } else { runs_of(stage) };
+                let others: f64 = Stage::ALL[1..5].iter().map(|&s| stats.count(s) as f64).sum();
+                let per = if stage == Stage::Parser { per_frame(stats.runs as f64 - others) } else { runs_of(stage) };
                 per * *n as f64
             })
             .sum();
         println!("{w}x{h}:");
         println!("  {:<18} {:>8} {:>8} {:>8} {:>8}", "stage (ms)", "total", "pre", "onnx", "post");
         let mut stages = serde_json::Map::new();
-        for (i, stage) in STAGES.iter().enumerate() {
-            let [pre, ort, post] = stats.mean_split_ms(i);
-            println!("  {stage:<18} {:8.1} {pre:8.1} {ort:8.1} {post:8.1}", stats.mean_ms(i));
-            stages.insert(stage.to_string(), json!({"ms": stats.mean_ms(i), "pre_ms": pre, "onnx_ms": ort, "post_ms": post, "runs_per_frame": runs_of(i)}));
+        for stage in Stage::ALL {
+            let [pre, ort, post] = stats.mean_split_ms(stage);
+            println!("  {:<18} {:8.1} {pre:8.1} {ort:8.1} {post:8.1}", stage.name(), stats.mean_ms(stage));
+            stages.insert(stage.name().to_string(), json!({"ms": stats.mean_ms(stage), "pre_ms": pre, "onnx_ms": ort, "post_ms": post, "runs_per_frame": runs_of(stage)}));
         }
         println!(
             "  per frame: {:.0} ONNX nodes, {:.2} session runs, {:.2} MB in, {:.2} MB out",
@@ -256,7 +257,7 @@ fn main() {
         });
         if let Some(sliced) = &sliced {
             let (old, old_stats) = bare_chain(sliced, provider, threads, a.in_flight, &reference_path, &frames, w, h);
-            let warp = STAGES.iter().position(|s| *s == "warp").unwrap();
+            let warp = Stage::Warp;
             println!(
                 "  sliced correlations (same weights): chain {:.1} ms/frame, warp {:.1} ms; stacked/sliced: chain {:.3}, warp {:.3}",
                 old * 1e3,

@@ -44,8 +44,34 @@ pub enum OutputMode {
     Framing,
 }
 
-/// The stages timed per frame.
-pub const STAGES: [&str; 6] = ["parser", "densepose", "transfer_parsing", "warp", "regrowth", "composite"];
+/// The stages timed per frame, in the order a frame runs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Finding the person: the frame to RGB, the letterbox, the parser (one to three looks).
+    Parser,
+    Densepose,
+    TransferParsing,
+    Warp,
+    Regrowth,
+    Composite,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 6] = [Stage::Parser, Stage::Densepose, Stage::TransferParsing, Stage::Warp, Stage::Regrowth, Stage::Composite];
+
+    /// The name in the element's stats and the benchmark's JSON (a model's name where the
+    /// stage runs one).
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Parser => "parser",
+            Stage::Densepose => "densepose",
+            Stage::TransferParsing => "transfer_parsing",
+            Stage::Warp => "warp",
+            Stage::Regrowth => "regrowth",
+            Stage::Composite => "composite",
+        }
+    }
+}
 
 /// The models of the front half; the back half has the others.
 pub const FRONT_MODELS: [crate::contract::ModelSpec; 3] = [PARSER, DENSEPOSE, TRANSFER_PARSING];
@@ -72,18 +98,24 @@ pub struct Stats {
 }
 
 impl Stats {
-    pub fn mean_ms(&self, stage: usize) -> f64 {
-        if self.counts[stage] == 0 { 0.0 } else { self.total_ms[stage] / self.counts[stage] as f64 }
+    pub fn mean_ms(&self, stage: Stage) -> f64 {
+        let i = stage as usize;
+        if self.counts[i] == 0 { 0.0 } else { self.total_ms[i] / self.counts[i] as f64 }
+    }
+    /// Frames that ran `stage`.
+    pub fn count(&self, stage: Stage) -> u64 {
+        self.counts[stage as usize]
     }
     /// Mean milliseconds of `stage` split into pre-processing, ONNX Runtime and post-processing.
-    pub fn mean_split_ms(&self, stage: usize) -> [f64; 3] {
-        let n = self.counts[stage].max(1) as f64;
-        let (ort, post) = (self.ort_ms[stage] / n, self.post_ms[stage] / n);
+    pub fn mean_split_ms(&self, stage: Stage) -> [f64; 3] {
+        let i = stage as usize;
+        let n = self.counts[i].max(1) as f64;
+        let (ort, post) = (self.ort_ms[i] / n, self.post_ms[i] / n);
         [(self.mean_ms(stage) - ort - post).max(0.0), ort, post]
     }
     /// Mean milliseconds of a whole processed frame.
     pub fn mean_frame_ms(&self) -> f64 {
-        (0..STAGES.len()).map(|s| if self.frames == 0 { 0.0 } else { self.total_ms[s] / self.frames as f64 }).sum()
+        (0..Stage::ALL.len()).map(|s| if self.frames == 0 { 0.0 } else { self.total_ms[s] / self.frames as f64 }).sum()
     }
     /// The stats of two halves of one chain in one (each half records its own stages).
     pub fn merged(&self, other: &Stats) -> Stats {
@@ -103,7 +135,8 @@ impl Stats {
         }
     }
     /// Close `stage`, begun at `since`, whose model runs were `runs`.
-    fn record(&mut self, stage: usize, since: Instant, runs: Runs) -> Instant {
+    fn record(&mut self, stage: Stage, since: Instant, runs: Runs) -> Instant {
+        let stage = stage as usize;
         let now = Instant::now();
         let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
         let total = ms(now - since);
@@ -119,9 +152,11 @@ impl Stats {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    Transferred,
+    /// The person dressed (or the parsings drawn); the frame's parsings at model resolution,
+    /// what evaluation compares with the truth.
+    Transferred(Box<FrameMaps>),
     /// Nobody in the frame: left as it was.
     PassedThrough,
 }
@@ -138,9 +173,6 @@ pub struct Front {
     /// Parser, dense pose and transfer parsing.
     pub models: Models,
     pub stats: Stats,
-    /// The last frame's parsings at model resolution (M_A, M'_A) and where the frame sat in the
-    /// model input: what evaluation compares with the truth.
-    pub last: Option<FrameMaps>,
     /// Follow the person with a crop (`framing`); off: the whole frame, letterboxed.
     pub follow: bool,
     /// Blend parsings and flow over time (`temporal`).
@@ -161,7 +193,7 @@ pub struct Back {
     history: Temporal,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FrameMaps {
     pub fit: Letterbox,
     pub parsing: Vec<u8>,
@@ -201,7 +233,7 @@ pub enum Halfway {
     /// Nobody in the frame: it stays as it is.
     PassedThrough,
     /// A debugging output the front drew (the parsings): the frame's new pixels.
-    Drawn(RgbImage),
+    Drawn(RgbImage, Box<FrameMaps>),
     Dressed(Box<Dressed>),
 }
 
@@ -216,6 +248,22 @@ pub struct Dressed {
     pose: Array4<f32>,
     smooth: bool,
     restarted: bool,
+}
+
+/// What the composite takes of S_W's outputs: the warped mask and the sampling grid ("flow").
+/// The warped garment itself is not used: the composite samples the reference photo at full
+/// resolution through the flow.
+struct Warped {
+    mask: Array4<f32>,
+    flow: Array4<f32>,
+}
+
+impl Warped {
+    /// From the outputs of `run(&WARP, ..)`, in the contract's order (`run` checked them).
+    fn of(outputs: Vec<Array4<f32>>) -> Warped {
+        let [_garment, mask, flow]: [Array4<f32>; 3] = outputs.try_into().expect("run returns the contract's three warp outputs");
+        Warped { mask, flow }
+    }
 }
 
 /// A network input: built for this frame, or borrowed from the reference or the frame's maps.
@@ -288,7 +336,6 @@ impl Front {
         Front {
             models,
             stats: Stats::default(),
-            last: None,
             follow: true,
             temporal: true,
             tracker: Tracker::default(),
@@ -300,7 +347,6 @@ impl Front {
     pub fn reset(&mut self) {
         self.tracker = Tracker::default();
         self.restart_history();
-        self.last = None;
     }
 
     fn restart_history(&mut self) {
@@ -368,11 +414,10 @@ impl Front {
             self.restart_history();
         }
         let Some(Found { fit, input, mut probabilities, person }) = self.find(&input_rgb)? else {
-            self.stats.record(0, t, self.models.take_runs());
+            self.stats.record(Stage::Parser, t, self.models.take_runs());
             self.stats.passed_through += 1;
             self.stats.crop = None;
-            self.last = None;
-            return Ok(Halfway::PassedThrough);
+                return Ok(Halfway::PassedThrough);
         };
         if self.follow {
             self.tracker.follow(crop_around(person, frame.width as f32, frame.height as f32, w, h));
@@ -391,9 +436,9 @@ impl Front {
             self.restart_history();
         }
         let parsing = argmax(&probabilities.view());
-        t = self.stats.record(0, t, self.models.take_runs());
+        t = self.stats.record(Stage::Parser, t, self.models.take_runs());
         let pose = batch(one_hot(&argmax(&self.models.run(&DENSEPOSE, &[input.view()])?[0].view()), POSE_PARTS, h, w));
-        t = self.stats.record(1, t, self.models.take_runs());
+        t = self.stats.record(Stage::Densepose, t, self.models.take_runs());
 
         let inputs = transfer_parsing_inputs(&parsing, &pose, reference, h, w);
         let mut transfer = self.models.run(&TRANSFER_PARSING, &inputs.each_ref().map(|a| a.view()))?.swap_remove(0);
@@ -403,12 +448,11 @@ impl Front {
             self.history.finish();
         }
         let new_parsing = argmax(&transfer.view());
-        self.stats.record(2, t, self.models.take_runs());
-        self.last = Some(FrameMaps { fit, parsing: parsing.clone(), transfer_parsing: new_parsing.clone() });
+        self.stats.record(Stage::TransferParsing, t, self.models.take_runs());
         if mode == OutputMode::Parsing || mode == OutputMode::TransferParsing {
             let mut out = input_rgb;
             draw_parsing(&mut out, &fit, if mode == OutputMode::Parsing { &parsing } else { &new_parsing });
-            return Ok(Halfway::Drawn(out));
+            return Ok(Halfway::Drawn(out, Box::new(FrameMaps { fit, parsing, transfer_parsing: new_parsing })));
         }
         let restarted = std::mem::take(&mut self.restarted);
         Ok(Halfway::Dressed(Box::new(Dressed { input_rgb, fit, input, parsing, new_parsing, pose, smooth, restarted })))
@@ -435,10 +479,10 @@ impl Back {
     ) -> Result<Outcome, ModelError> {
         let d = match halfway {
             Halfway::PassedThrough => return Ok(Outcome::PassedThrough),
-            Halfway::Drawn(out) => {
+            Halfway::Drawn(out, maps) => {
                 frame.write_rgb(&out);
                 self.stats.frames += 1;
-                return Ok(Outcome::Transferred);
+                return Ok(Outcome::Transferred(maps));
             }
             Halfway::Dressed(d) => d,
         };
@@ -450,22 +494,21 @@ impl Back {
         let (parsing, new_parsing) = (&d.parsing, &d.new_parsing);
         let inputs = warp_inputs(reference, new_parsing, &d.pose, h, w);
         let mut warped = if self.affine_paste {
-            let (mask, grid) = affine_paste(&reference.garment_mask, &inputs[3].to_owned());
-            vec![reference.garment.clone(), mask, grid]
+            let (mask, flow) = affine_paste(&reference.garment_mask, &inputs[3].to_owned());
+            Warped { mask, flow }
         } else {
-            let views = inputs.each_ref().map(|a| a.view());
-            self.models.run(&WARP, &views)?
+            Warped::of(self.models.run(&WARP, &inputs.each_ref().map(|a| a.view()))?)
         };
         if d.restarted {
             self.history.reset();
         }
         if d.smooth {
             self.history.begin(d.fit, &d.input);
-            self.history.blend(Map::WarpedMask, &mut warped[1]);
-            self.history.blend(Map::Flow, &mut warped[2]);
+            self.history.blend(Map::WarpedMask, &mut warped.mask);
+            self.history.blend(Map::Flow, &mut warped.flow);
             self.history.finish();
         }
-        t = self.stats.record(3, t, self.models.take_runs());
+        t = self.stats.record(Stage::Warp, t, self.models.take_runs());
 
         // Arm regrowth, per the paper: new skin inside the old skin is A's own; R paints the rest.
         let skin = ParsingGroup::UpperSkin.id();
@@ -473,7 +516,7 @@ impl Back {
         let regrown = if outside >= MIN_REGROWTH_PIXELS && mode != OutputMode::WarpedGarment {
             let inputs = regrowth_inputs(&d.input, parsing, new_parsing, h, w);
             let r = self.models.run(&REGROWTH, &inputs.each_ref().map(|a| a.view()))?;
-            t = self.stats.record(4, t, self.models.take_runs());
+            t = self.stats.record(Stage::Regrowth, t, self.models.take_runs());
             r.into_iter().next()
         } else {
             None
@@ -483,8 +526,8 @@ impl Back {
             old_parsing: parsing,
             new_parsing,
             model_input: &d.input,
-            warped_mask: &warped[1],
-            flow: &warped[2],
+            warped_mask: &warped.mask,
+            flow: &warped.flow,
             regrown: regrown.as_ref(),
         };
         let layers = if mode == OutputMode::WarpedGarment { Layers { garment: true, skin: false, fill: false } } else { ALL_LAYERS };
@@ -495,8 +538,9 @@ impl Back {
         if mode == OutputMode::SideBySide {
             frame.write_rgb(&side_by_side(&d.input_rgb, &frame.to_rgb()));
         }
-        self.stats.record(5, t, self.models.take_runs());
+        self.stats.record(Stage::Composite, t, self.models.take_runs());
         self.stats.frames += 1;
-        Ok(Outcome::Transferred)
+        let Dressed { fit, parsing, new_parsing, .. } = *d;
+        Ok(Outcome::Transferred(Box::new(FrameMaps { fit, parsing, transfer_parsing: new_parsing })))
     }
 }

@@ -51,7 +51,7 @@ use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
 use super::{ExecutionProvider, Output};
-use crate::chain::{Chain, Outcome, OutputMode, STAGES, Stats};
+use crate::chain::{Chain, Outcome, OutputMode, Stage, Stats};
 use crate::contract::{DENSEPOSE, MODELS, PARSER};
 use crate::frame::{FrameMut, PixelFormat, RgbImage};
 use crate::install::default_models;
@@ -330,9 +330,9 @@ impl GarmentTransfer {
         if let Some([x, y, w, h]) = st.crop {
             s = s.field("crop-x", x as f64).field("crop-y", y as f64).field("crop-width", w as f64).field("crop-height", h as f64);
         }
-        for (i, stage) in STAGES.iter().enumerate() {
-            let name = stage.replace('_', "-");
-            s = s.field(format!("{name}-mean-ms"), st.mean_ms(i)).field(format!("{name}-last-ms"), st.last_ms[i]);
+        for stage in Stage::ALL {
+            let name = stage.name().replace('_', "-");
+            s = s.field(format!("{name}-mean-ms"), st.mean_ms(stage)).field(format!("{name}-last-ms"), st.last_ms[stage as usize]);
         }
         s.build()
     }

@@ -175,7 +175,10 @@ fn run_frame(chain: &mut Chain, reference: &Arc<Reference>, image: &[u8], truth:
     let mut frame = FrameMut { data: &mut pixels, width: w, height: h, stride: w * 3, format: PixelFormat::Rgb };
     let outcome = chain.process(&mut frame, reference, None, OutputMode::Composite)?;
     let truth_groups: Vec<u8> = truth_cihp.iter().map(|&id| cihp::group(id).id()).collect();
-    let predicted = chain.front.last.as_ref().map(|l| l.transfer_parsing_at(w, h)).unwrap_or_else(|| vec![0; w * h]);
+    let predicted = match &outcome {
+        Outcome::Transferred(maps) => maps.transfer_parsing_at(w, h),
+        Outcome::PassedThrough => vec![ParsingGroup::Background.id(); w * h],
+    };
     let scores = FrameScores::of(&pixels, truth, &truth_groups, &predicted, w, h);
     Ok(Done { outcome, pixels, truth_groups, scores })
 }
