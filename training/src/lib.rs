@@ -6,7 +6,6 @@ pub mod cli;
 pub mod contact_sheet;
 pub mod data;
 pub mod eval;
-pub mod font;
 pub mod nn;
 pub mod onnx;
 pub mod progress;

@@ -1,91 +1,93 @@
-//! The loss curves of a run, drawn to PNG.
+//! The loss curves of a run, drawn to PNG with `plotters`: one panel per loss term, the
+//! iteration on x, the loss on a log axis on y, the raw values faint and a moving average bold,
+//! so a person sees at a glance whether and how fast each term falls.
 
 use std::path::Path;
 
+use plotters::prelude::*;
+use plotters::style::{FontStyle, register_font};
+
 use super::run::{RunDir, RunError};
 
-/// Draw the loss curves: one panel per term, log-scaled, the raw values faint and a moving
-/// average bold, so a person sees at a glance whether and how fast each term falls.
+/// DejaVu Sans Mono (assets/DejaVuSansMono.LICENSE): text needs a font, and a bundled one draws
+/// the same curves on every machine.
+static FONT: &[u8] = include_bytes!("../../assets/DejaVuSansMono.ttf");
+const PANEL: (u32, u32) = (760, 240);
+const COLOURS: [RGBColor; 7] =
+    [RGBColor(31, 119, 180), RGBColor(214, 39, 40), RGBColor(44, 160, 44), RGBColor(148, 103, 189), RGBColor(255, 127, 14), RGBColor(23, 190, 207), RGBColor(140, 86, 75)];
+
+/// Draw the loss curves of `run` into the PNG `path`.
 pub fn draw(run: &RunDir, path: &Path) -> Result<(), RunError> {
-    use tiny_skia::{Color, Paint, PathBuilder, Pixmap, Rect, Stroke, Transform};
+    let invalid = |why: String| RunError::Invalid { path: path.to_path_buf(), why };
+    // Registering twice is harmless; a font that does not parse is a broken build.
+    register_font("sans-serif", FontStyle::Normal, FONT).map_err(|_| invalid("the bundled font does not parse".into()))?;
     let losses = run.read_losses();
     let mut names: Vec<String> = Vec::new();
     for (_, terms) in &losses {
         for (k, _) in terms {
-            if !names.contains(k) {
+            if !names.contains(k) && k != "phase" {
                 names.push(k.clone());
             }
         }
     }
-    let (pw, ph, gap) = (480.0f32, 180.0f32, 12.0f32);
-    let height = (names.len().max(1) as f32 * (ph + gap) + gap) as u32;
-    let invalid = |why: &str| RunError::Invalid { path: path.to_path_buf(), why: why.into() };
-    let mut pm = Pixmap::new((pw + 2.0 * gap) as u32, height).ok_or_else(|| invalid("empty plot"))?;
-    pm.fill(Color::WHITE);
-    let palette = [[31, 119, 180], [214, 39, 40], [44, 160, 44], [148, 103, 189], [255, 127, 14], [23, 190, 207], [140, 86, 75]];
-    for (k, name) in names.iter().enumerate() {
-        let top = gap + k as f32 * (ph + gap);
-        let mut frame = Paint::default();
-        frame.set_color_rgba8(235, 235, 235, 255);
-        if let Some(r) = Rect::from_xywh(gap, top, pw, ph) {
-            pm.fill_rect(r, &frame, Transform::identity(), None);
+    let (w, h) = (PANEL.0, PANEL.1 * names.len().max(1) as u32);
+    let mut pixels = vec![255u8; (w * h * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, (w, h)).into_drawing_area();
+        let panels = root.split_evenly((names.len().max(1), 1));
+        for (k, (name, area)) in names.iter().zip(&panels).enumerate() {
+            panel(area, name, &losses, COLOURS[k % COLOURS.len()]).map_err(|e| invalid(format!("drawing '{name}': {e}")))?;
         }
-        let pts: Vec<(f32, f32)> = losses
-            .iter()
-            .filter_map(|(i, t)| t.iter().find(|(n, _)| n == name).map(|(_, v)| (*i as f32, v.max(1e-8).log10())))
-            .collect();
-        if pts.len() < 2 {
-            continue;
-        }
-        let (x0, x1) = (pts[0].0, pts[pts.len() - 1].0.max(pts[0].0 + 1.0));
-        let (ymin, ymax) = pts.iter().fold((f32::MAX, f32::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
-        let yspan = (ymax - ymin).max(1e-3);
-        // Decade grid lines.
-        let mut grid = Paint::default();
-        grid.set_color_rgba8(200, 200, 200, 255);
-        let mut d = ymin.floor();
-        while d <= ymax.ceil() {
-            let y = top + ph - (d - ymin) / yspan * (ph - 34.0) - 5.0;
-            if y > top + 24.0 && y < top + ph {
-                if let Some(r) = Rect::from_xywh(gap, y, pw, 1.0) {
-                    pm.fill_rect(r, &grid, Transform::identity(), None);
-                }
-                let label = format!("1E{}", d as i32);
-                let mut ink = Paint::default();
-                ink.set_color_rgba8(120, 120, 120, 255);
-                crate::font::draw(&mut pm, &label, gap + pw - crate::font::width(&label, 1.0) - 4.0, y - 9.0, 1.0, &ink);
-            }
-            d += 1.0;
-        }
-        let to_xy = |(x, y): (f32, f32)| (gap + (x - x0) / (x1 - x0) * pw, top + ph - (y - ymin) / yspan * (ph - 34.0) - 5.0);
-        let c = palette[k % palette.len()];
-        let window = (pts.len() / 20).max(1);
-        let smooth: Vec<(f32, f32)> = (0..pts.len())
-            .map(|i| {
-                let lo = i.saturating_sub(window);
-                let s = &pts[lo..=i];
-                (pts[i].0, s.iter().map(|p| p.1).sum::<f32>() / s.len() as f32)
-            })
-            .collect();
-        // What the panel shows: the term, its first value and the smoothed last, the iterations.
-        let value = |v: f32| if v >= 0.01 { format!("{v:.4}") } else { format!("{v:.2e}") };
-        let last = smooth.last().map(|p| 10f32.powf(p.1)).unwrap_or(f32::NAN);
-        let label = format!("{name}  {} -> {}  ITER {}-{}", value(10f32.powf(pts[0].1)), value(last), x0 as usize, x1 as usize);
-        let mut ink = Paint::default();
-        ink.set_color_rgba8(40, 40, 40, 255);
-        crate::font::draw(&mut pm, &label, gap + 6.0, top + 6.0, 2.0, &ink);
-        for (series, alpha, width) in [(&pts, 70u8, 1.0f32), (&smooth, 255, 2.0)] {
-            let mut pb = PathBuilder::new();
-            for (i, p) in series.iter().enumerate() {
-                let (x, y) = to_xy(*p);
-                if i == 0 { pb.move_to(x, y) } else { pb.line_to(x, y) }
-            }
-            if let Some(line) = pb.finish() {
-                let mut paint = Paint { anti_alias: true, ..Paint::default() };
-                paint.set_color_rgba8(c[0], c[1], c[2], alpha);
-                pm.stroke_path(&line, &paint, &Stroke { width, ..Stroke::default() }, Transform::identity(), None);
-            }
-        }
+        root.present().map_err(|e| invalid(e.to_string()))?;
     }
-    pm.save_png(path).map_err(|e| invalid(&e.to_string()))
+    image::save_buffer(path, &pixels, w, h, image::ExtendedColorType::Rgb8).map_err(|e| invalid(e.to_string()))
+}
+
+type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+
+/// One term's panel: its values per iteration (faint) and their moving average (bold).
+fn panel(area: &Area<'_>, name: &str, losses: &[(usize, Vec<(String, f32)>)], colour: RGBColor) -> Result<(), Box<dyn std::error::Error>> {
+    let points: Vec<(f64, f64)> = losses
+        .iter()
+        .filter_map(|(i, t)| t.iter().find(|(n, _)| n == name).map(|(_, v)| (*i as f64, (*v as f64).max(1e-8))))
+        .filter(|(_, v)| v.is_finite())
+        .collect();
+    if points.is_empty() {
+        return Ok(());
+    }
+    let window = (points.len() / 20).max(1);
+    let smooth: Vec<(f64, f64)> = (0..points.len())
+        .map(|i| {
+            let s = &points[i.saturating_sub(window)..=i];
+            (points[i].0, s.iter().map(|p| p.1).sum::<f64>() / s.len() as f64)
+        })
+        .collect();
+    let (x0, x1) = (points[0].0, points[points.len() - 1].0.max(points[0].0 + 1.0));
+    let (lo, hi) = points.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
+    let (lo, hi) = (lo * 0.9, (hi * 1.1).max(lo * 1.2));
+    let last = smooth.last().map_or(f64::NAN, |p| p.1);
+    let mut chart = ChartBuilder::on(area)
+        .caption(format!("{name}: {:.4} -> {last:.4} (moving average)", points[0].1), ("sans-serif", 16))
+        .margin(10)
+        .x_label_area_size(34)
+        .y_label_area_size(70)
+        // The y axis is log10 of the loss, labelled with the loss itself: evenly spaced labels
+        // however few decades the run spans.
+        .build_cartesian_2d(x0..x1, lo.log10()..hi.log10())?;
+    chart
+        .configure_mesh()
+        .x_desc("iteration")
+        .y_desc(format!("{name} (log)"))
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_labels(8)
+        .y_label_formatter(&|l| {
+            let v = 10f64.powf(*l);
+            if v >= 0.01 { format!("{v:.3}") } else { format!("{v:.1e}") }
+        })
+        .label_style(("sans-serif", 12))
+        .draw()?;
+    let log = |p: &(f64, f64)| (p.0, p.1.log10());
+    chart.draw_series(LineSeries::new(points.iter().map(log), colour.mix(0.3)))?;
+    chart.draw_series(LineSeries::new(smooth.iter().map(log), colour.stroke_width(2)))?;
+    Ok(())
 }
