@@ -13,13 +13,14 @@ use std::time::Instant;
 use ndarray::Array4;
 
 use crate::composite::{ALL_LAYERS, Layers, Transfer, composite, draw_box, draw_parsing, side_by_side};
-use crate::contract::{DENSEPOSE, PARSER, POSE_PARTS, ParsingGroup, REGROWTH, TRANSFER_PARSING, WARP};
+use crate::contract::{DENSEPOSE, PARSER, ParsingGroup, REGROWTH, TRANSFER_PARSING, WARP};
 use crate::frame::{FrameMut, Letterbox, RgbImage};
-use crate::framing::{MIN_PERSON_PX, Region, Tracker, crop_around, crop_fit, cut_by, largest_person};
+use crate::framing::{MIN_PERSON_PX, Tracker, crop_around, cut_by};
 use crate::temporal::{Map, Temporal, softmax};
-use crate::inputs::{agnostic, batch, mask, one_hot};
+use crate::inputs::{agnostic, batch, mask};
 use crate::maps::{affine_paste, argmax};
 use crate::models::{ModelError, Models, Runs};
+use crate::person::{self, Look};
 use crate::reference::Reference;
 
 /// A frame whose person covers less than this share of the model input has nobody in it.
@@ -219,13 +220,11 @@ impl FrameMaps {
     }
 }
 
-/// Where the person of a frame is: the crop, the model input, the parser's probabilities and
-/// the person's box.
-struct Found {
-    fit: Letterbox,
-    input: Array4<f32>,
-    probabilities: Array4<f32>,
-    person: Region,
+/// Someone the chain dresses: at least `MIN_PERSON_SHARE` of the model input and
+/// `MIN_PERSON_PX` frame pixels tall.
+fn dressable(h: usize, w: usize) -> impl Fn(&Look) -> bool {
+    let enough = (MIN_PERSON_SHARE * (h * w) as f32) as usize;
+    move |l| l.person.is_some_and(|(person, count)| count >= enough && person.height() >= MIN_PERSON_PX)
 }
 
 /// What the front hands the back for one frame.
@@ -354,53 +353,34 @@ impl Front {
         self.restarted = true;
     }
 
-    /// The parser's probabilities for `input`.
-    fn parse(&mut self, input: &Array4<f32>) -> Result<Array4<f32>, ModelError> {
-        let mut p = self.models.run(&PARSER, &[input.view()])?.swap_remove(0);
-        softmax(&mut p);
-        Ok(p)
-    }
-
-    /// The person seen through `fit`, when there is one big enough.
-    fn look(&mut self, fit: Letterbox, input: Array4<f32>) -> Result<Option<Found>, ModelError> {
-        let probabilities = self.parse(&input)?;
-        let (h, w) = self.models.resolution();
-        let enough = (MIN_PERSON_SHARE * (h * w) as f32) as usize;
-        Ok(largest_person(&argmax(&probabilities.view()), &fit)
-            .filter(|(person, count)| *count >= enough && person.height() >= MIN_PERSON_PX)
-            .map(|(person, _)| Found { fit, input, probabilities, person }))
-    }
-
     /// Find the person: in the tracked crop, or by a search of the whole frame, then in a crop
     /// around what the search found.
-    fn find(&mut self, frame: &RgbImage) -> Result<Option<Found>, ModelError> {
+    fn find(&mut self, frame: &RgbImage) -> Result<Option<Look>, ModelError> {
         let (h, w) = self.models.resolution();
         let (fw, fh) = (frame.width as f32, frame.height as f32);
+        let accept = dressable(h, w);
         if self.follow
             && let Some(crop) = self.tracker.crop
         {
-            let fit = crop.fit(w, h);
-            if let Some(found) = self.look(fit, fit.model_input(frame))? {
-                if !cut_by(found.person, crop, fw) {
+            let found = person::look(&mut self.models, crop.fit(w, h), frame)?;
+            if let Some((someone, _)) = found.person.filter(|_| accept(&found)) {
+                if !cut_by(someone, crop, fw) {
                     return Ok(Some(found));
                 }
                 // The person outran the crop: look again, around where they are now.
-                let fit = crop_around(found.person, fw, fh, w, h).fit(w, h);
-                return Ok(self.look(fit, fit.model_input(frame))?.or(Some(found)));
+                let again = person::look(&mut self.models, crop_around(someone, fw, fh, w, h).fit(w, h), frame)?;
+                return Ok(Some(if accept(&again) { again } else { found }));
             }
         }
         // Lost, or never found: what was smoothed belongs to someone else now.
         self.tracker.reset();
         self.restart_history();
-        let whole = Letterbox::new(frame.width, frame.height, w, h);
-        let Some(found) = self.look(whole, whole.model_input(frame))? else { return Ok(None) };
-        if !self.follow {
-            return Ok(Some(found));
-        }
-        match crop_fit(found.person, frame.width, frame.height, &whole) {
-            None => Ok(Some(found)),
-            Some(fit) => Ok(self.look(fit, fit.model_input(frame))?.or(Some(found))),
-        }
+        let found = if self.follow {
+            person::search(&mut self.models, frame, &accept)?
+        } else {
+            person::look(&mut self.models, Letterbox::new(frame.width, frame.height, w, h), frame)?
+        };
+        Ok(accept(&found).then_some(found))
     }
 
     /// Find and parse the person of `frame` (which it does not change).
@@ -413,7 +393,7 @@ impl Front {
             self.tracker.reset();
             self.restart_history();
         }
-        let Some(Found { fit, input, mut probabilities, person }) = self.find(&input_rgb)? else {
+        let Some(Look { fit, input, mut probabilities, person: Some((person, _)) }) = self.find(&input_rgb)? else {
             self.stats.record(Stage::Parser, t, self.models.take_runs());
             self.stats.passed_through += 1;
             self.stats.crop = None;
@@ -437,7 +417,7 @@ impl Front {
         }
         let parsing = argmax(&probabilities.view());
         t = self.stats.record(Stage::Parser, t, self.models.take_runs());
-        let pose = batch(one_hot(&argmax(&self.models.run(&DENSEPOSE, &[input.view()])?[0].view()), POSE_PARTS, h, w));
+        let pose = person::pose(&mut self.models, &input)?;
         t = self.stats.record(Stage::Densepose, t, self.models.take_runs());
 
         let inputs = transfer_parsing_inputs(&parsing, &pose, reference, h, w);

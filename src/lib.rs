@@ -8,7 +8,8 @@
 //! training crate's evaluation drive without a pipeline:
 //! - `contract`, `manifest`: what the models and the exporter agree on;
 //! - `runtime`, `models`: ONNX Runtime, execution providers, the checked models folder;
-//! - `reference`, `chain`, `composite`, `frame`, `maps`: the per-frame data flow.
+//! - `inputs`: the networks' inputs, built one way for the element and for training;
+//! - `person`, `reference`, `chain`, `composite`, `frame`, `maps`: the per-frame data flow.
 
 pub mod chain;
 pub mod composite;
@@ -21,6 +22,7 @@ pub mod install;
 pub mod manifest;
 pub mod maps;
 pub mod models;
+pub mod person;
 pub mod pipeline;
 pub mod reference;
 pub mod runtime;

@@ -7,13 +7,12 @@ use std::path::{Path, PathBuf};
 use image::ImageDecoder;
 use ndarray::Array4;
 
-use crate::contract::{DENSEPOSE, PARSER, POSE_PARTS, ParsingGroup};
+use crate::contract::{POSE_PARTS, ParsingGroup};
 use crate::files::{FileError, Links, READ_TIMEOUT, read_regular};
 use crate::frame::{Letterbox, RgbImage};
-use crate::framing::{crop_fit, largest_person};
 use crate::inputs::{batch, mask, one_hot};
-use crate::maps::argmax;
 use crate::models::{ModelError, Models};
+use crate::person::{self, Look};
 
 /// A garment smaller than this share of the model's pixels is not a garment.
 pub const MIN_GARMENT_SHARE: f32 = 0.005;
@@ -131,18 +130,12 @@ impl Reference {
     }
 
     pub fn from_image(path: &Path, image: RgbImage, models: &mut Models) -> Result<Reference, ReferenceError> {
-        let (h, w) = models.resolution();
-        // Any framing: find the person in the whole photo, then look again at a crop around them.
-        let whole = Letterbox::new(image.width, image.height, w, h);
-        let mut input = whole.model_input(&image);
-        let mut parsing = argmax(&models.run(&PARSER, &[input.view()])?[0].view());
-        let mut fit = whole;
-        if let Some(crop) = largest_person(&parsing, &whole).and_then(|(person, _)| crop_fit(person, image.width, image.height, &whole)) {
-            fit = crop;
-            input = fit.model_input(&image);
-            parsing = argmax(&models.run(&PARSER, &[input.view()])?[0].view());
-        }
-        let pose_ids = argmax(&models.run(&DENSEPOSE, &[input.view()])?[0].view());
+        // Any framing: the chain's search for the person (the whole photo, then a crop around
+        // the largest person in it), taking anyone the parser finds, however small.
+        let look = person::search(models, &image, |l| l.person.is_some())?;
+        let pose_ids = person::pose_parts(models, &look.input)?;
+        let parsing = look.parsing();
+        let Look { fit, input, .. } = look;
         Reference::from_maps(path, image, fit, input, parsing, &pose_ids)
     }
 
