@@ -70,11 +70,20 @@ pub trait Graph {
 /// Runs the operations on burn tensors.
 pub struct Eager {
     pub device: Device,
+    /// Batch norm normalises by the batch's statistics without folding them into the running
+    /// statistics (which ship in the exported model): for a training pass on inputs unlike
+    /// those the network runs on.
+    keep_running_stats: bool,
 }
 
 impl Eager {
     pub fn new(device: &Device) -> Eager {
-        Eager { device: device.clone() }
+        Eager { device: device.clone(), keep_running_stats: false }
+    }
+
+    /// A graph whose batch norms leave their running statistics as they are.
+    pub fn keeping_running_stats(device: &Device) -> Eager {
+        Eager { device: device.clone(), keep_running_stats: true }
     }
 }
 
@@ -91,7 +100,11 @@ impl Graph for Eager {
         conv.forward(x.clone())
     }
     fn batch_norm(&mut self, x: &Tensor<4>, bn: &BatchNorm) -> Tensor<4> {
-        bn.forward(x.clone())
+        if self.keep_running_stats && x.device().is_autodiff() {
+            burn::tensor::module::batch_norm_train(x.clone(), bn.gamma.val(), bn.beta.val(), bn.epsilon).output
+        } else {
+            bn.forward(x.clone())
+        }
     }
     fn relu(&mut self, x: &Tensor<4>) -> Tensor<4> {
         activation::relu(x.clone())

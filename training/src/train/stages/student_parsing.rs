@@ -5,8 +5,12 @@
 //! - phase 1, epochs [0, e1): feature loss on the decoder's coarsest features `hx6, hx5d` +
 //!   response loss;
 //! - phase 2, epochs [e1, e2): feature loss on all six decoder features + response loss;
-//! - phase 3, from e2 to the end: self-study (B's garment transferred back onto B must give B's
-//!   own parsing) + response loss.
+//! - phase 3, from e2 to the end: self-study + response loss. The garment category S_P predicts
+//!   for A is split out as a hard mask (argmax == upper garment, detached) and transferred back
+//!   onto B: S_P(M^a_B, P_B, that mask) must give B's own parsing. A soft, attached mask would
+//!   let S_P lower this loss by pasting the garment mask it was given (B's, in its input) into
+//!   its output instead of transferring it; and this second pass, on inputs the element never
+//!   gives, normalises by its own batch without touching the batch-norm statistics that ship.
 //!
 //! The response loss is the KL divergence of S_P's softened parsing from T_P's (Hinton's
 //! soft targets, scaled by the temperature squared); the feature loss the mean squared error of
@@ -100,11 +104,9 @@ impl StageTrainer for StudentParsing {
             terms.push(("feature", feature));
         }
         if active.self_study {
-            // The garment S_P predicts for A, transferred back onto B, must give B's own parsing.
-            let garment = ParsingGroup::UpperGarment as usize;
-            let predicted = softmax(s_out.logits, 1).narrow(1, garment, 1);
-            let bx = Tensor::cat(vec![field(b, |t| &t.agnostic, device), field(b, |t| &t.pose, device), predicted], 1);
-            let back = s_p.forward(&mut g, &bx);
+            let garment_category = s_out.logits.detach().argmax(1).equal_elem(ParsingGroup::UpperGarment as i64).float();
+            let bx = Tensor::cat(vec![field(b, |t| &t.agnostic, device), field(b, |t| &t.pose, device), garment_category], 1);
+            let back = s_p.forward(&mut Eager::keeping_running_stats(device), &bx);
             let self_study = cross_entropy(back.logits, field(b, |t| &t.parsing, device));
             total = total + self_study.clone().mul_scalar(schedule.self_study_weight);
             terms.push(("self_study", self_study));

@@ -1,9 +1,10 @@
 //! Stage 4: the student warp S_W, taught by the teacher warp T_W. S_W warps B's garment *as B
 //! wears it* (with B's pose) onto A's target garment region given A's pose; its targets come
 //! from frozen networks:
-//! - the shape: the garment region S_P predicts for A wearing B's garment (what the element
-//!   hands S_W at run time);
-//! - the content: T_W warping B's *in-shop* garment onto A's garment region as T_P sees it.
+//! - the shape M'^g_A: the garment region S_P predicts for A wearing B's garment (what the
+//!   element hands S_W at run time);
+//! - the content: T_W warping B's *in-shop* garment onto A with that same shape as its
+//!   condition, so that the shape S_W is given and the shape it is graded against are one.
 //!
 //! Losses (DESIGN.md section 5): L_align (the STN's aligned mask against the target region, and
 //! their pixel ratio), L_sc (warped mask and garment against the teacher's) and L_reg (the
@@ -26,17 +27,15 @@ use crate::train::batch::field;
 use crate::train::losses::{flow_smoothness, l1};
 
 pub struct StudentWarp {
-    t_p: U2Net,
     s_p: U2Net,
     t_w: TeacherWarp,
 }
 
 impl StudentWarp {
-    /// The student of the teachers (and the student parsing) trained in `out`.
+    /// The student of the teacher warp (and the student parsing) trained in `out`.
     pub fn new(out: &Path, preset: Preset) -> Result<StudentWarp, TrainError> {
         let d = frozen_device();
         Ok(StudentWarp {
-            t_p: frozen(out, "teacher_parsing", preset.parsing(&d))?,
             s_p: frozen(out, "transfer_parsing", preset.parsing(&d))?,
             t_w: frozen(out, "teacher_warp", preset.teacher_warp(&d))?,
         })
@@ -62,10 +61,8 @@ impl StageTrainer for StudentWarp {
         // Shape target: S_P's garment region for A wearing B's garment.
         let s_in = Tensor::cat(vec![f(|t| &t.agnostic, a), f(|t| &t.pose, a), f(|t| &t.garment_mask, b)], 1);
         let target_mask = garment_region(self.s_p.forward(&mut gi, &s_in).logits);
-        // Content target: T_W warping B's in-shop garment onto A's garment region as T_P sees it.
-        let t_in = Tensor::cat(vec![f(|t| &t.agnostic, a), f(|t| &t.pose, a), f(|t| &t.cloth_mask, b)], 1);
-        let teacher_mask = garment_region(self.t_p.forward(&mut gi, &t_in).logits);
-        let content = self.t_w.forward(&mut gi, &f(|t| &t.cloth, b), &f(|t| &t.cloth_mask, b), &teacher_mask, &f(|t| &t.pose, a));
+        // Content target: T_W warping B's in-shop garment onto that same region.
+        let content = self.t_w.forward(&mut gi, &f(|t| &t.cloth, b), &f(|t| &t.cloth_mask, b), &target_mask, &f(|t| &t.pose, a));
         let (target_mask, content_garment, content_mask) = (constant(target_mask, device), constant(content.garment, device), constant(content.mask, device));
 
         let mut g = Eager::new(device);
