@@ -13,11 +13,11 @@ use std::time::Instant;
 use ndarray::Array4;
 
 use crate::composite::{ALL_LAYERS, Layers, Transfer, composite, draw_box, draw_parsing, side_by_side};
-use crate::contract::{DENSEPOSE, PARSER, ParsingGroup, REGROWTH, TRANSFER_PARSING, WARP};
+use crate::contract::{DENSEPOSE, PARSER, POSE_PARTS, ParsingGroup, REGROWTH, TRANSFER_PARSING, WARP};
 use crate::frame::{FrameMut, Letterbox, RgbImage};
 use crate::framing::{MIN_PERSON_PX, Tracker, crop_around, cut_by};
 use crate::temporal::{Map, Temporal, softmax};
-use crate::inputs::{agnostic, batch, mask};
+use crate::inputs::{agnostic, batch, mask, one_hot};
 use crate::maps::{affine_paste, argmax};
 use crate::models::{ModelError, Models, Runs};
 use crate::person::{self, Look};
@@ -179,6 +179,9 @@ pub struct Front {
     /// Blend parsings and flow over time (`temporal`).
     pub temporal: bool,
     pub tracker: Tracker,
+    /// Evaluation only: the frame's true parsing and dense pose, used instead of the parser's
+    /// and dense pose's (the parser still finds the person), to measure what the front end costs.
+    pub given: Option<GivenMaps>,
     history: Temporal,
     /// The smoothing started afresh since the last frame handed on: the back's must too.
     restarted: bool,
@@ -225,6 +228,31 @@ impl FrameMaps {
 fn dressable(h: usize, w: usize) -> impl Fn(&Look) -> bool {
     let enough = (MIN_PERSON_SHARE * (h * w) as f32) as usize;
     move |l| l.person.is_some_and(|(person, count)| count >= enough && person.height() >= MIN_PERSON_PX)
+}
+
+/// A frame's parsing groups and dense-pose parts at frame resolution.
+#[derive(Debug, Clone)]
+pub struct GivenMaps {
+    pub width: usize,
+    pub height: usize,
+    pub parsing: Vec<u8>,
+    pub pose: Vec<u8>,
+}
+
+impl GivenMaps {
+    /// `map` seen through `fit` at model resolution (nearest frame pixel; `outside` where the
+    /// model input is padding).
+    fn sample(&self, map: &[u8], fit: &Letterbox, outside: u8) -> Vec<u8> {
+        let mut out = Vec::with_capacity(fit.width * fit.height);
+        for my in 0..fit.height {
+            for mx in 0..fit.width {
+                let (x, y) = fit.to_source(mx as f32 + 0.5, my as f32 + 0.5);
+                let inside = x >= 0.0 && y >= 0.0 && (x as usize) < self.width && (y as usize) < self.height;
+                out.push(if inside { map[y as usize * self.width + x as usize] } else { outside });
+            }
+        }
+        out
+    }
 }
 
 /// What the front hands the back for one frame.
@@ -338,6 +366,7 @@ impl Front {
             follow: true,
             temporal: true,
             tracker: Tracker::default(),
+            given: None,
             history: Temporal::default(),
             restarted: true,
         }
@@ -415,9 +444,15 @@ impl Front {
             // Smoothing switched on again later starts afresh, not from a frame long gone.
             self.restart_history();
         }
-        let parsing = argmax(&probabilities.view());
+        let mut parsing = argmax(&probabilities.view());
+        if let Some(given) = &self.given {
+            parsing = given.sample(&given.parsing, &fit, ParsingGroup::Background.id());
+        }
         t = self.stats.record(Stage::Parser, t, self.models.take_runs());
-        let pose = person::pose(&mut self.models, &input)?;
+        let pose = match &self.given {
+            Some(given) => batch(one_hot(&given.sample(&given.pose, &fit, 0), POSE_PARTS, h, w)),
+            None => person::pose(&mut self.models, &input)?,
+        };
         t = self.stats.record(Stage::Densepose, t, self.models.take_runs());
 
         let inputs = transfer_parsing_inputs(&parsing, &pose, reference, h, w);

@@ -142,7 +142,9 @@ pub struct ExportArgs {
     /// The weights of a models folder this exporter wrote (its preset and provenance
     /// too), written again by the current exporter. Each new file is run beside the old
     /// one in ONNX Runtime and must agree with it.
-    #[arg(long, conflicts_with = "checkpoints")]
+    /// With --checkpoints: the networks that run trained are taken from there, the others
+    /// from this folder.
+    #[arg(long)]
     pub weights_from: Option<PathBuf>,
     /// A training run folder: each network trained there (RUN_DIR/<network>/checkpoint)
     /// is exported with its weights and provenance; the others stay untrained.

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use gstgarmenttransfer::chain::{Chain, OutputMode, Outcome};
+use gstgarmenttransfer::chain::{Chain, GivenMaps, OutputMode, Outcome};
 use gstgarmenttransfer::contract::{PARSING_GROUPS, ParsingGroup};
 use gstgarmenttransfer::frame::{FrameMut, PixelFormat};
 use gstgarmenttransfer::models::{ExecutionProvider, Models};
@@ -14,9 +14,12 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 use crate::data::{Dataset, cihp};
-use crate::nn::{Preset, default_device};
+use crate::nn::default_device;
 use crate::onnx::export_models;
-use crate::train::{Stage, load_network, trained_networks};
+use crate::nn::network::Network;
+use crate::train::Stage;
+use crate::train::checkpoint;
+use crate::train::stages::student_parsing::phase_snapshot;
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Metrics {
@@ -130,16 +133,27 @@ impl FrameScores {
     }
 }
 
-/// Run the models in `models` on every true transfer of `data` (at most `limit`); with
-/// `affine_paste`, B's garment is pasted by its bounding box instead of warped (a baseline).
-pub fn evaluate(models: &Path, data: &Path, limit: usize, affine_paste: bool) -> Result<Metrics, EvalError> {
+/// How the chain runs in an evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// As the element runs it.
+    Element,
+    /// The affine-paste baseline: B's garment pasted by its bounding box instead of warped.
+    AffinePaste,
+    /// Fed the frame's true parsing and dense pose instead of the parser's and dense pose's:
+    /// what is left of the gap without the front end's errors.
+    TrueFrontEnd,
+}
+
+/// Run the models in `models` on every true transfer of `data` (at most `limit`), as `variant`.
+pub fn evaluate(models: &Path, data: &Path, limit: usize, variant: Variant) -> Result<Metrics, EvalError> {
     let dataset = Dataset::open(data)?;
     if dataset.transfers.is_empty() {
         return Err(EvalError::NoTruth(data.to_path_buf()));
     }
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let mut chain = Chain::new(Models::load(models, ExecutionProvider::Cpu, 0, threads)?);
-    chain.back.affine_paste = affine_paste;
+    chain.back.affine_paste = variant == Variant::AffinePaste;
     let (mut totals, mut passed_through) = (Totals::default(), 0);
     for t in dataset.transfers.iter().take(limit) {
         let (Some(a), Ok((truth, truth_parse))) = (dataset.load_or_skip(t.a), dataset.load_transfer(t)) else { continue };
@@ -152,6 +166,10 @@ pub fn evaluate(models: &Path, data: &Path, limit: usize, affine_paste: bool) ->
         };
         // Unrelated pictures: nothing to follow or smooth from the last one.
         chain.reset();
+        if variant == Variant::TrueFrontEnd {
+            let parsing = a.cihp.iter().map(|&id| cihp::group(id).id()).collect();
+            chain.front.given = Some(GivenMaps { width: a.width as usize, height: a.height as usize, parsing, pose: a.densepose.clone() });
+        }
         let done = run_frame(&mut chain, &reference, &a.image, &truth.data, &truth_parse.data, a.width as usize, a.height as usize)?;
         passed_through += (done.outcome == Outcome::PassedThrough) as usize;
         totals.add(&done.scores);
@@ -230,31 +248,83 @@ impl Totals {
     }
 }
 
-/// The baselines against which `models` is judged: the affine paste (same models, no warp),
-/// and every trained S_P baseline found in `run` (`garment-train train baselines`), each
-/// exported beside it into `run/baseline_models/NAME` with `run`'s other networks and
-/// evaluated like the shipped models.
+/// The baselines and diagnostics against which `models` is judged, by name: the affine paste
+/// (same models, no warp) and the chain fed the true parsing and dense pose; with a run folder,
+/// every trained S_P baseline found in it (`garment-train train baselines`) and S_P as each
+/// phase of Algorithm 1 left it, each put in place of the shipped S_P (the other four networks
+/// as `models` has them), exported into `run/baseline_models/NAME` and evaluated like the
+/// shipped models.
 pub fn evaluate_baselines(models: &Path, run: Option<&Path>, data: &Path, limit: usize) -> Result<BTreeMap<String, Metrics>, Box<dyn std::error::Error>> {
     let mut out = BTreeMap::new();
-    out.insert("affine_paste".to_string(), evaluate(models, data, limit, true)?);
+    out.insert("affine_paste".to_string(), evaluate(models, data, limit, Variant::AffinePaste)?);
+    out.insert("true_front_end".to_string(), evaluate(models, data, limit, Variant::TrueFrontEnd)?);
     let Some(run) = run else { return Ok(out) };
-    let manifest = gstgarmenttransfer::manifest::Manifest::read(models)?;
-    let preset = <Preset as clap::ValueEnum>::from_str(&manifest.preset, true).map_err(|e| format!("{}: preset {e}", models.display()))?;
     let device = default_device();
-    for (key, stage) in [("self_supervised", Stage::BaselineSelfSupervised), ("oracle", Stage::BaselineOracle)] {
-        let Some(student) = load_network(stage.name(), preset, run, &device)? else { continue };
-        let (mut nets, training) = trained_networks(preset, run, &device)?;
-        for net in nets.nets.iter_mut() {
-            if net.spec().name == "transfer_parsing" {
-                *net = student;
-                break;
-            }
+    let (_, preset, manifest) = crate::onnx::import::load(models, &device)?;
+    let snapshots = [
+        ("self_supervised", checkpoint::model_file(run, Stage::BaselineSelfSupervised.name())),
+        ("oracle", checkpoint::model_file(run, Stage::BaselineOracle.name())),
+        ("student_phase1", phase_snapshot(&run.join(Stage::StudentParsing.name()), 1)),
+        ("student_phase2", phase_snapshot(&run.join(Stage::StudentParsing.name()), 2)),
+    ];
+    for (key, file) in snapshots {
+        if !file.exists() {
+            continue;
         }
+        let (mut nets, _, _) = crate::onnx::import::load(models, &device)?;
+        let student = Network::TransferParsing(checkpoint::load_weights(preset.parsing(&device), &file)?);
+        for net in nets.nets.iter_mut().filter(|n| n.spec().name == "transfer_parsing") {
+            *net = student.clone();
+        }
+        let training: BTreeMap<String, serde_json::Value> =
+            manifest.models.iter().filter_map(|(name, e)| e.training.clone().map(|t| (name.clone(), t))).collect();
         let dir = run.join("baseline_models").join(key);
         export_models(&nets, preset, manifest.height, manifest.width, &dir, Some(&training))?;
-        out.insert(key.to_string(), evaluate(&dir, data, limit, false)?);
+        out.insert(key.to_string(), evaluate(&dir, data, limit, Variant::Element)?);
     }
     Ok(out)
+}
+
+/// Parsing alone, on the dataset's true inputs at model resolution (no parser, no dense pose):
+/// T_P (A's agnostic map and pose, B's in-shop garment mask: the try-on teacher) and the
+/// shipped S_P (the same, with B's garment as B wears it), each against the true parsing of A
+/// wearing B's garment. How good the teacher is, and how far the student is from it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ParsingMetrics {
+    pub samples: usize,
+    pub parsing_miou: f64,
+    pub garment_iou: f64,
+    pub skin_iou: f64,
+}
+
+pub fn evaluate_parsing(models: &Path, run: &Path, data: &Path, limit: usize) -> Result<BTreeMap<String, ParsingMetrics>, Box<dyn std::error::Error>> {
+    use burn::tensor::Tensor;
+    use crate::nn::graph::Eager;
+    let device = default_device();
+    let (nets, preset, manifest) = crate::onnx::import::load(models, &device)?;
+    let (h, w) = (manifest.height, manifest.width);
+    let student = nets.nets.into_iter().find(|n| n.spec().name == "transfer_parsing").ok_or("no transfer_parsing network")?;
+    let teacher = checkpoint::model_file(run, Stage::TeacherParsing.name());
+    let teacher = Network::TeacherParsing(checkpoint::load_weights(preset.parsing(&device), &teacher)?);
+    let dataset = Dataset::open(data)?;
+    let mut sums: BTreeMap<String, (Vec<f64>, Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    for t in dataset.transfers.iter().take(limit) {
+        let (Some(a), Some(b), Ok((_, truth))) = (dataset.load_or_skip(t.a), dataset.load_or_skip(t.b), dataset.load_transfer(t)) else { continue };
+        let (ta, tb) = (a.resized(w as u32, h as u32).tensors(), b.resized(w as u32, h as u32).tensors());
+        let truth: Vec<u8> = crate::data::loader::resize_nearest(&truth.data, truth.width, truth.height, w as u32, h as u32).iter().map(|&id| cihp::group(id).id()).collect();
+        let tensor = |x: &ndarray::Array3<f32>| crate::onnx::check::to_tensor(&gstgarmenttransfer::inputs::batch(x.clone()), &device);
+        for (key, net, garment) in [("teacher", &teacher, &tb.cloth_mask), ("student", &student, &tb.garment_mask)] {
+            let logits: Tensor<4> = net.forward(&mut Eager::new(&device), &[tensor(&ta.agnostic), tensor(&ta.pose), tensor(garment)]).remove(0);
+            let predicted = gstgarmenttransfer::maps::argmax(&crate::onnx::check::to_array(&logits).view());
+            let ious: Vec<f64> = (0..PARSING_GROUPS as u8).filter_map(|g| iou(&predicted, &truth, g)).collect();
+            let e = sums.entry(key.to_string()).or_default();
+            e.0.push(ious.iter().sum::<f64>() / ious.len().max(1) as f64);
+            e.1.extend(iou(&predicted, &truth, ParsingGroup::UpperGarment.id()));
+            e.2.extend(iou(&predicted, &truth, ParsingGroup::UpperSkin.id()));
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    Ok(sums.into_iter().map(|(k, (m, g, s))| (k, ParsingMetrics { samples: m.len(), parsing_miou: mean(&m), garment_iou: mean(&g), skin_iou: mean(&s) })).collect())
 }
 
 /// A video's numbers (`eval-video`): the per-frame metrics of `eval`, averaged, and flicker.
@@ -368,7 +438,7 @@ mod tests {
 /// numbers into the models folder's manifest.
 pub fn run(args: &crate::cli::EvalArgs) -> anyhow::Result<()> {
     let (models, data) = (&args.models, &args.data);
-    let m = evaluate(models, data, args.limit, false)?;
+    let m = evaluate(models, data, args.limit, Variant::Element)?;
     let others = if args.baselines.is_some() || args.affine_paste {
         evaluate_baselines(models, args.baselines.as_deref(), data, args.limit).map_err(|e| anyhow::anyhow!("{e}"))?
     } else {
@@ -377,6 +447,12 @@ pub fn run(args: &crate::cli::EvalArgs) -> anyhow::Result<()> {
     let mut v = serde_json::to_value(&m)?;
     if !others.is_empty() {
         v["baselines"] = serde_json::to_value(&others)?;
+    }
+    if let Some(run) = &args.baselines
+        && checkpoint::model_file(run, Stage::TeacherParsing.name()).exists()
+    {
+        let parsing = evaluate_parsing(models, run, data, args.limit).map_err(|e| anyhow::anyhow!("{e}"))?;
+        v["parsing_on_true_inputs"] = serde_json::to_value(&parsing)?;
     }
     if args.record {
         let mut manifest = gstgarmenttransfer::manifest::Manifest::read(models)?;
@@ -388,6 +464,11 @@ pub fn run(args: &crate::cli::EvalArgs) -> anyhow::Result<()> {
     if args.json {
         println!("{v}");
         return Ok(());
+    }
+    if let Some(parsing) = v.get("parsing_on_true_inputs").and_then(|p| p.as_object()) {
+        for (name, p) in parsing {
+            println!("{name} parsing on true inputs: mIoU {:.3}, garment IoU {:.3}, skin IoU {:.3}", p["parsing_miou"], p["garment_iou"], p["skin_iou"]);
+        }
     }
     for (name, m) in std::iter::once(("models", &m)).chain(others.iter().map(|(k, v)| (k.as_str(), v))) {
         println!("{name}: {} samples ({} passed through)", m.samples, m.passed_through);

@@ -113,6 +113,10 @@ fn student_parsing_runs_algorithm_1_phases_from_its_teacher() {
         assert_eq!(l["feature"].is_number(), phase(i) < 3, "iteration {i}: feature loss in phases 1 and 2 only");
         assert_eq!(l["self_study"].is_number(), phase(i) == 3, "iteration {i}: self-study in phase 3 only");
     }
+    // S_P as phases 1 and 2 left it, for evaluation.
+    for phase in ["phase1", "phase2"] {
+        assert!(run.join("transfer_parsing").join(phase).join("model.bpk").is_file(), "no snapshot of {phase}");
+    }
     // The switches are in the run's log, and the schedule in its configuration.
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("phase 2") && stderr.contains("phase 3"), "{stderr}");
@@ -128,6 +132,16 @@ fn student_parsing_runs_algorithm_1_phases_from_its_teacher() {
     let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(models.join("manifest.json")).unwrap()).unwrap();
     assert!(manifest["models"]["transfer_parsing"]["training"]["config"]["stage"] == "student-parsing");
     assert_eq!(manifest["untrained"], true, "two of five networks trained: the set is still untrained as a whole");
+    // The run's networks over another models folder: S_P from the run, the others from there.
+    let merged = tmp.path().join("merged");
+    let out = garment_train()
+        .args(["export", "--weights-from", models.to_str().unwrap(), "--checkpoints", run.to_str().unwrap(), "--out", merged.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let merged: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(merged.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(merged["models"]["transfer_parsing"]["training"]["config"]["stage"], "student-parsing");
+    assert!(merged["models"]["parser"]["training"].is_null(), "the parser comes untrained from --weights-from: {merged}");
 }
 
 #[test]

@@ -273,3 +273,28 @@ pub fn same_padding(k: usize, dilation: usize) -> PaddingConfig2d {
     let p = dilation * (k - 1) / 2;
     PaddingConfig2d::Explicit(p, p, p, p)
 }
+
+#[cfg(test)]
+mod tests {
+    use burn::nn::BatchNormConfig;
+    use burn::tensor::{Distribution, Tensor};
+
+    use super::{Eager, Graph};
+    use crate::nn::default_device;
+
+    #[test]
+    fn a_pass_keeping_running_stats_normalises_by_the_batch_and_leaves_them_alone() {
+        let device = default_device().autodiff();
+        let bn = BatchNormConfig::new(3).init(&device);
+        let x = Tensor::<4>::random([2, 3, 4, 4], Distribution::Normal(5.0, 2.0), &device);
+        let before = bn.running_mean.value_sync().into_data();
+        let kept = Eager::keeping_running_stats(&device).batch_norm(&x, &bn);
+        assert_eq!(bn.running_mean.value_sync().into_data(), before, "the running statistics moved");
+        // Normalised by the batch's own statistics: mean 0 per channel.
+        let mean: f32 = kept.clone().mean().into_scalar();
+        assert!(mean.abs() < 1e-4, "mean {mean}");
+        let trained = Eager::new(&device).batch_norm(&x, &bn);
+        assert_ne!(bn.running_mean.value_sync().into_data(), before, "a training pass updates the running statistics");
+        assert_eq!(kept.into_data(), trained.into_data(), "both passes normalise alike");
+    }
+}

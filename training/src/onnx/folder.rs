@@ -14,12 +14,15 @@ use super::proto::node_count;
 use super::{InferenceNets, export_models, import};
 use crate::cli::ExportArgs;
 use crate::nn::default_device;
+use crate::train::checkpoint::with_checkpoints;
 use crate::train::trained_networks;
 
 /// Run the `export` subcommand.
 pub fn run(args: &ExportArgs) -> Result<()> {
-    if let Some(from) = &args.weights_from {
-        return reexport(from, &args.out, args.size);
+    match (&args.weights_from, &args.checkpoints) {
+        (Some(from), None) => return reexport(from, &args.out, args.size),
+        (Some(from), Some(run)) => return retrained(from, run, &args.out),
+        _ => {}
     }
     let (preset, out) = (args.preset, &args.out);
     let device = default_device();
@@ -40,6 +43,24 @@ pub fn run(args: &ExportArgs) -> Result<()> {
     }
     let kind = if manifest.untrained { "untrained" } else { "trained" };
     println!("wrote {} models ({} preset, {kind}, {w}x{h}) and manifest.json to {}; ONNX Runtime loads each", manifest.models.len(), preset.name(), out.display());
+    Ok(())
+}
+
+/// `export --weights-from FROM --checkpoints RUN`: the networks trained in `RUN`, and the
+/// others as `FROM` has them (weights and provenance), at `FROM`'s preset and size.
+pub fn retrained(from: &Path, run: &Path, out: &Path) -> Result<()> {
+    let device = default_device();
+    let (mut nets, preset, source) = import::load(from, &device)?;
+    let mut training: BTreeMap<String, serde_json::Value> =
+        source.models.iter().filter_map(|(name, e)| e.training.clone().map(|t| (name.clone(), t))).collect();
+    let replaced = with_checkpoints(&mut nets, &mut training, preset, run, &device)?;
+    let manifest = export_models(&nets, preset, source.height, source.width, out, Some(&training))?;
+    for spec in MODELS {
+        cpu_session(&manifest.load_model(out, &spec)?, spec.file, 1)?;
+        let whence = if replaced.contains(&spec.name) { run.display().to_string() } else { from.display().to_string() };
+        println!("{:<18} from {whence}", spec.name);
+    }
+    println!("wrote the {} models ({}x{}) to {}; ONNX Runtime loads each", preset.name(), source.width, source.height, out.display());
     Ok(())
 }
 

@@ -55,6 +55,15 @@ pub fn resume<M: Module>(run: &RunDir, net: M, optimizer: ModuleOptimizer, state
     Ok((net, optimizer))
 }
 
+/// Write `net`'s weights alone to `path` (a snapshot, not a checkpoint to resume from).
+pub fn save_weights<M: Module>(net: &M, path: &Path) -> Result<(), TrainError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+    }
+    let mut store = BurnpackStore::from_file(path).overwrite(true);
+    net.save_into(&mut store).map_err(|e| fail(path, "save")(format!("{e:?}")))
+}
+
 /// `net` with the weights of the checkpoint file `path`.
 pub fn load_weights<M: Module>(mut net: M, path: &Path) -> Result<M, TrainError> {
     let mut store = BurnpackStore::from_file(path);
@@ -95,6 +104,20 @@ fn network_weights(net: Network, path: &Path) -> Result<Network, TrainError> {
 pub fn trained_networks(preset: Preset, run_dir: &Path, device: &Device) -> Result<(InferenceNets, BTreeMap<String, serde_json::Value>), TrainError> {
     let mut nets = InferenceNets::untrained(preset, device);
     let mut provenance = BTreeMap::new();
+    with_checkpoints(&mut nets, &mut provenance, preset, run_dir, device)?;
+    Ok((nets, provenance))
+}
+
+/// Replace each network of `nets` that a stage trained in `run_dir` by that training, with its
+/// provenance. Returns the names replaced.
+pub fn with_checkpoints(
+    nets: &mut InferenceNets,
+    provenance: &mut BTreeMap<String, serde_json::Value>,
+    preset: Preset,
+    run_dir: &Path,
+    device: &Device,
+) -> Result<Vec<&'static str>, TrainError> {
+    let mut replaced = Vec::new();
     for net in nets.nets.iter_mut() {
         let name = net.spec().name;
         if let Some(trained) = load_network(name, preset, run_dir, device)? {
@@ -105,7 +128,8 @@ pub fn trained_networks(preset: Preset, run_dir: &Path, device: &Device) -> Resu
                 serde_json::from_str(&text).map_err(|e| super::run::RunError::Invalid { path, why: e.to_string() }.into())
             };
             provenance.insert(name.to_string(), serde_json::json!({"config": read("config.json")?, "summary": read("summary.json").ok()}));
+            replaced.push(name);
         }
     }
-    Ok((nets, provenance))
+    Ok(replaced)
 }

@@ -114,7 +114,7 @@ fn run<S: StageTrainer>(
             return Err(TrainError::NoBatch(iteration));
         }
         let tensors: Vec<PersonTensors> = samples.iter().map(|s| s.tensors()).collect();
-        let step = Step { iteration, samples: &samples, tensors: &tensors, dataset: &dataset, config, device: &device, bar: &bar };
+        let step = Step { iteration, samples: &samples, tensors: &tensors, dataset: &dataset, config, device: &device, run_dir: &run.dir, bar: &bar };
         let losses = stage.loss(&net, &step)?;
         let mut logged: Vec<(&str, f32)> = losses.terms.iter().map(|(n, t)| (*n, scalar(t))).collect();
         logged.extend(losses.notes);

@@ -62,6 +62,8 @@ pub struct Step<'a> {
     pub config: &'a TrainConfig,
     /// The device the gradient tape runs on.
     pub device: &'a Device,
+    /// The stage's run folder (`RUN_DIR/STAGE`).
+    pub run_dir: &'a Path,
     pub(super) bar: &'a ProgressBar,
 }
 

@@ -26,6 +26,7 @@ use crate::nn::Preset;
 use crate::nn::graph::Eager;
 use crate::nn::u2net::{Decoder, U2Net};
 use crate::train::TrainError;
+use crate::train::checkpoint::save_weights;
 use crate::train::config::DistillSchedule;
 use crate::train::losses::{cross_entropy, mse};
 use gstgarmenttransfer::contract::ParsingGroup;
@@ -49,6 +50,11 @@ pub fn active(schedule: &DistillSchedule, epoch: f32) -> ActiveTerms {
     } else {
         ActiveTerms { phase: 3, features: &[], response: true, self_study: true }
     }
+}
+
+/// Where S_P's weights at the end of `phase` are kept, in the stage's run folder.
+pub fn phase_snapshot(run_dir: &Path, phase: u8) -> std::path::PathBuf {
+    run_dir.join(format!("phase{phase}")).join("model.bpk")
 }
 
 pub struct StudentParsing {
@@ -75,6 +81,10 @@ impl StageTrainer for StudentParsing {
         let epoch = (step.iteration * step.config.batch) as f32 / step.dataset.len() as f32;
         let active = active(schedule, epoch);
         if active.phase != self.phase {
+            // S_P as each phase leaves it, for evaluation (`eval --baselines RUN_DIR`).
+            if self.phase > 0 {
+                save_weights(s_p, &phase_snapshot(step.run_dir, self.phase))?;
+            }
             self.phase = active.phase;
             step.say(&format!("iteration {}, epoch {epoch:.2}: phase {}: {active:?}", step.iteration, active.phase));
         }
