@@ -4,20 +4,30 @@
 #   - ONNX Runtime 1.31.x's libonnxruntime.so, unpacked from the PyPI wheel into
 #     .onnxruntime/<variant>/ inside the repository, where the code finds it without
 #     any environment variable.
+#   - with --libtorch: libtorch 2.9.0 for the training crate's `libtorch` feature (burn's
+#     tch backend), unpacked from the PyPI `torch` wheel into .libtorch/cpu/ - no Python at
+#     run time, no environment variable to set (.cargo/config.toml points the build at it).
 #
-# Usage: scripts/setup.sh [--gpu]
-#   --gpu   take the onnxruntime-gpu wheel (CUDA 13 execution provider) instead of the CPU one.
+# Usage: scripts/setup.sh [--gpu] [--libtorch]
+#   --gpu        take the onnxruntime-gpu wheel (CUDA 13 execution provider) instead of the CPU one.
+#   --libtorch   also install libtorch (CPU) for training (about 900 MB to download, 450 MB kept).
 #
 # Idempotent: packages already present are not reinstalled, a library already unpacked is kept.
 set -euo pipefail
 
 ORT_VERSION="1.31.1"
+TORCH_VERSION="2.9.0"
+# libtorch_cpu.so of the torch wheel links the CUDA runtime and CUPTI even on the CPU; these
+# two small wheels carry them (the CUDA 12.8 build the torch 2.9.0 wheel was made against).
+CUDA_RUNTIME_VERSION="12.8.90"
 VARIANT="cpu"
+LIBTORCH=0
 for arg in "$@"; do
     case "$arg" in
         --gpu) VARIANT="gpu" ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
-        *) echo "setup.sh: unknown argument '$arg' (expected --gpu or nothing)" >&2; exit 2 ;;
+        --libtorch) LIBTORCH=1 ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        *) echo "setup.sh: unknown argument '$arg' (expected --gpu, --libtorch or nothing)" >&2; exit 2 ;;
     esac
 done
 
@@ -58,7 +68,7 @@ else
     WHEEL_NAME="onnxruntime"
     [ "$VARIANT" = "gpu" ] && WHEEL_NAME="onnxruntime-gpu"
     TMP="$(mktemp -d)"
-    trap 'rm -rf "$TMP"' EXIT
+    trap 'rm -rf "${TMP:-}" "${TTMP:-}"' EXIT
     echo "setup: downloading $WHEEL_NAME==$ORT_VERSION"
     python3 -m pip download --quiet --no-deps --only-binary=:all: \
         --platform manylinux_2_27_x86_64 --platform manylinux_2_28_x86_64 \
@@ -81,3 +91,34 @@ else
 fi
 # The variant the build records (see build.rs): the last one set up wins.
 ln -sfn "$VARIANT" "$ROOT/.onnxruntime/current"
+
+# --- libtorch (--libtorch) from the PyPI torch wheel -------------------------------------------
+# The wheel's libtorch.so needs libtorch_cuda.so (1 GB); for the CPU a lib/ with libtorch_cpu.so,
+# libc10.so, libgomp.so.1, the CUDA runtime and CUPTI, and libtorch.so pointing at
+# libtorch_cpu.so is all burn's tch backend loads. (CUDA: the same wheel's libtorch_cuda.so,
+# libc10_cuda.so and the nvidia-* wheels it names; see training/README.md.)
+if [ "$LIBTORCH" = 1 ]; then
+    TDEST="$ROOT/.libtorch/cpu"
+    if [ -f "$TDEST/lib/libtorch_cpu.so" ] && [ "$(cat "$TDEST/build-version" 2>/dev/null)" = "$TORCH_VERSION" ]; then
+        echo "setup: libtorch $TORCH_VERSION present in $TDEST"
+    else
+        TTMP="$(mktemp -d)"
+        trap 'rm -rf "${TMP:-}" "${TTMP:-}"' EXIT
+        echo "setup: downloading torch==$TORCH_VERSION (about 900 MB) and the CUDA runtime wheels"
+        python3 -m pip download --quiet --no-deps --only-binary=:all: --platform manylinux_2_28_x86_64 \
+            --python-version 3.11 --dest "$TTMP" "torch==$TORCH_VERSION"
+        python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$TTMP" \
+            "nvidia-cuda-runtime-cu12==$CUDA_RUNTIME_VERSION" "nvidia-cuda-cupti-cu12==$CUDA_RUNTIME_VERSION"
+        unzip -q -o "$TTMP"/torch-*.whl 'torch/include/*' 'torch/lib/libtorch_cpu.so' 'torch/lib/libc10.so' \
+            'torch/lib/libgomp.so.1' -d "$TTMP/torch"
+        unzip -q -o "$TTMP"/nvidia_cuda_runtime_cu12-*.whl 'nvidia/cuda_runtime/lib/libcudart.so.12' -d "$TTMP/cuda"
+        unzip -q -o "$TTMP"/nvidia_cuda_cupti_cu12-*.whl 'nvidia/cuda_cupti/lib/libcupti.so.12' -d "$TTMP/cuda"
+        rm -rf "$TDEST"
+        mkdir -p "$TDEST/lib"
+        mv "$TTMP/torch/torch/include" "$TDEST/include"
+        mv "$TTMP"/torch/torch/lib/* "$TTMP"/cuda/nvidia/*/lib/* "$TDEST/lib/"
+        ln -sf libtorch_cpu.so "$TDEST/lib/libtorch.so"
+        echo "$TORCH_VERSION" > "$TDEST/build-version"
+        echo "setup: libtorch $TORCH_VERSION (CPU) unpacked into $TDEST"
+    fi
+fi

@@ -14,6 +14,10 @@ use crate::train::config;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Where the networks run: flex (pure Rust, CPU), libtorch (CPU) or libtorch-cuda:N (both
+    /// need a build with the `libtorch` feature).
+    #[arg(long, global = true, default_value = "flex")]
+    pub device: crate::nn::Backend,
 }
 
 #[derive(Subcommand)]

@@ -3,11 +3,13 @@
 use clap::Parser;
 
 use garment_training::cli::{Cli, Command};
-use garment_training::{bench, contact_sheet, eval, onnx, progress, summary, synth, train};
+use garment_training::{bench, contact_sheet, eval, nn, onnx, progress, summary, synth, train};
 
 fn main() -> anyhow::Result<()> {
     progress::init_logging();
-    match &Cli::parse().command {
+    let cli = Cli::parse();
+    nn::use_backend(cli.device).map_err(anyhow::Error::msg)?;
+    match &cli.command {
         Command::Synth(a) => synth::writer::synth(a),
         Command::SynthVideo(a) => synth::writer::synth_video(a),
         Command::EvalVideo(a) => eval::run_video(a),

@@ -22,10 +22,74 @@ use student_warp::StudentWarp;
 use teacher_warp::{TeacherWarp, WarpWidths};
 use u2net::{U2Net, U2Widths};
 
-/// The backend the training crate runs on, chosen in one place: burn's pure-Rust CPU backend.
-/// A GPU backend is a different `Device` here and nothing else.
+/// The backends the training crate runs on (`--device`), chosen once per process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Backend {
+    /// burn's pure-Rust CPU backend: the default, and the tests'.
+    #[default]
+    Flex,
+    /// libtorch on the CPU (the `libtorch` feature; `scripts/setup.sh --libtorch`).
+    LibTorch,
+    /// libtorch on CUDA device N (a libtorch build with CUDA).
+    LibTorchCuda(usize),
+}
+
+impl std::str::FromStr for Backend {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Backend, String> {
+        let backend = match s {
+            "flex" => Backend::Flex,
+            "libtorch" => Backend::LibTorch,
+            _ => match s.strip_prefix("libtorch-cuda:").map(str::parse) {
+                Some(Ok(n)) => Backend::LibTorchCuda(n),
+                _ => return Err(format!("device '{s}': expected flex, libtorch or libtorch-cuda:N")),
+            },
+        };
+        if backend != Backend::Flex && !cfg!(feature = "libtorch") {
+            return Err(format!(
+                "device '{s}': this garment-train was built without libtorch; run scripts/setup.sh --libtorch, then build with \
+                 `cargo build --release -p garment-training --features libtorch`"
+            ));
+        }
+        Ok(backend)
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Backend::Flex => write!(f, "flex"),
+            Backend::LibTorch => write!(f, "libtorch"),
+            Backend::LibTorchCuda(n) => write!(f, "libtorch-cuda:{n}"),
+        }
+    }
+}
+
+static BACKEND: std::sync::OnceLock<Backend> = std::sync::OnceLock::new();
+
+/// Choose the backend of this process (the command line does, once, before any work).
+pub fn use_backend(backend: Backend) -> Result<(), String> {
+    BACKEND.set(backend).map_err(|_| format!("the backend is chosen already ({})", self::backend()))
+}
+
+/// The backend of this process.
+pub fn backend() -> Backend {
+    BACKEND.get().copied().unwrap_or_default()
+}
+
+/// The device of the chosen backend: the one place that maps a backend to burn's device.
+#[allow(deprecated)] // burn marks its tch backend deprecated in 0.22; pinned, see training/README.md
 pub fn default_device() -> Device {
-    Device::flex()
+    match backend() {
+        Backend::Flex => Device::flex(),
+        #[cfg(feature = "libtorch")]
+        Backend::LibTorch => Device::libtorch(),
+        #[cfg(feature = "libtorch")]
+        Backend::LibTorchCuda(n) => Device::libtorch_cuda(n),
+        #[cfg(not(feature = "libtorch"))]
+        Backend::LibTorch | Backend::LibTorchCuda(_) => unreachable!("Backend::from_str refuses libtorch in a build without it"),
+    }
 }
 
 /// Input channels of the parsing networks T_P and S_P: agnostic map 4 + dense pose 25 + mask 1.

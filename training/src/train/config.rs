@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::nn::Preset;
+use crate::nn::{Backend, Preset};
 
 /// Images per iteration: our choice, what a 2-core CPU trains the `lite` nets at in ~1 s.
 pub const BATCH: usize = 8;
@@ -119,6 +119,9 @@ pub struct TrainConfig {
     pub tv2: f32,
     /// Phases, temperature and weights of the student parsing's distillation.
     pub distill: DistillSchedule,
+    /// Where it trained (`--device`).
+    #[serde(default)]
+    pub backend: Backend,
 }
 
 fn tv1() -> f32 {
@@ -150,6 +153,7 @@ impl TrainConfig {
             tv1: TV1,
             tv2: TV2,
             distill: DistillSchedule::in_thirds(iterations, BATCH, samples),
+            backend: crate::nn::backend(),
         }
     }
 

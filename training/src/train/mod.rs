@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::optim::{AdamConfig, GradientsParams};
-use burn::tensor::Tensor;
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
 use serde::Serialize;
 
 use crate::data::{DataError, Dataset, PersonTensors};
@@ -86,9 +87,16 @@ fn run<S: StageTrainer>(
 ) -> Result<StageSummary, TrainError> {
     let run = RunDir::new(&out.join(config.stage.name()))?;
     let device = default_device().autodiff();
-    device.seed(config.seed);
     let dataset = Dataset::open(&config.data)?;
-    let mut net = S::network(config.preset, &device);
+    // Initialised on flex from the seed whatever the backend: every backend starts a run from
+    // the same weights (and a test compares their first losses).
+    let init = Device::flex().autodiff();
+    init.seed(config.seed);
+    let mut net = S::network(config.preset, &init);
+    if device != init {
+        net = net.fork(&device);
+        device.seed(config.seed);
+    }
     let mut optimizer = AdamConfig::new().with_beta_1(config.beta1).init();
     let mut start = 0;
     match run.checkpoint_state()? {
