@@ -458,6 +458,11 @@ pub fn run(args: &crate::cli::EvalArgs) -> anyhow::Result<()> {
         let mut manifest = gstgarmenttransfer::manifest::Manifest::read(models)?;
         let mut recorded = v.clone();
         recorded["data"] = serde_json::json!(data.display().to_string());
+        // The held-out set's generator seed and size, when `synth` wrote it.
+        if let Ok(text) = std::fs::read_to_string(data.join(crate::data::layout::SYNTH)) {
+            recorded["dataset"] = serde_json::from_str(&text)?;
+        }
+        recorded["command"] = serde_json::json!(std::env::args().collect::<Vec<_>>());
         manifest.evaluation = Some(recorded);
         manifest.write(models)?;
     }

@@ -25,6 +25,8 @@ pub const TRAIN_PAIRS: &str = "train_pairs.txt";
 pub const TRANSFER: &str = "transfer";
 pub const TRANSFER_PARSE: &str = "transfer-parse";
 pub const TRANSFER_PAIRS: &str = "transfer_pairs.txt";
+/// (synthetic only) the generator's seed, sizes and counts.
+pub const SYNTH: &str = "synth.json";
 
 /// How dense pose is written: the part index, or VITON-HD's colour rendering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

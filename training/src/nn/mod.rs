@@ -24,7 +24,7 @@ use u2net::{U2Net, U2Widths};
 
 /// The backends the training crate runs on (`--device`), chosen once per process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(into = "String", try_from = "String")]
 pub enum Backend {
     /// burn's pure-Rust CPU backend: the default, and the tests'.
     #[default]
@@ -63,6 +63,20 @@ impl std::fmt::Display for Backend {
             Backend::LibTorch => write!(f, "libtorch"),
             Backend::LibTorchCuda(n) => write!(f, "libtorch-cuda:{n}"),
         }
+    }
+}
+
+/// Serialised as on the command line (`flex`, `libtorch`, `libtorch-cuda:0`).
+impl From<Backend> for String {
+    fn from(b: Backend) -> String {
+        b.to_string()
+    }
+}
+
+impl TryFrom<String> for Backend {
+    type Error = String;
+    fn try_from(s: String) -> Result<Backend, String> {
+        s.parse()
     }
 }
 

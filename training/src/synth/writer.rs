@@ -53,6 +53,13 @@ pub fn write_dataset(
     })?;
     let transfers: Vec<(String, String)> = list.iter().map(|&(a, b)| (names[a].clone(), names[b].clone())).collect();
     layout.write_pair_lists(&names, &transfers)?;
+    // What made the dataset, for the provenance of whatever trains on it.
+    let made = serde_json::json!({
+        "generator": "garment-train synth", "seed": world.seed, "people": count, "transfers": pairs,
+        "width": world.width, "height": world.height, "densepose": format!("{:?}", layout.densepose).to_lowercase(),
+    });
+    let path = layout.root.join(crate::data::layout::SYNTH);
+    std::fs::write(&path, made.to_string() + "\n").map_err(io(&path))?;
     Ok(())
 }
 

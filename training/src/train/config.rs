@@ -122,6 +122,12 @@ pub struct TrainConfig {
     /// Where it trained (`--device`).
     #[serde(default)]
     pub backend: Backend,
+    /// What made the dataset (its `synth.json`: generator seed, people, size), when known.
+    #[serde(default)]
+    pub dataset: Option<serde_json::Value>,
+    /// The command line that ran the stage.
+    #[serde(default)]
+    pub command: Vec<String>,
 }
 
 fn tv1() -> f32 {
@@ -140,7 +146,6 @@ impl TrainConfig {
         TrainConfig {
             stage,
             preset,
-            data,
             seed: SEED,
             iterations,
             batch: BATCH,
@@ -154,6 +159,9 @@ impl TrainConfig {
             tv2: TV2,
             distill: DistillSchedule::in_thirds(iterations, BATCH, samples),
             backend: crate::nn::backend(),
+            dataset: std::fs::read_to_string(data.join(crate::data::layout::SYNTH)).ok().and_then(|t| serde_json::from_str(&t).ok()),
+            command: std::env::args().collect(),
+            data,
         }
     }
 

@@ -89,14 +89,15 @@ fn run<S: StageTrainer>(
     let device = default_device().autodiff();
     let dataset = Dataset::open(&config.data)?;
     // Initialised on flex from the seed whatever the backend: every backend starts a run from
-    // the same weights (and a test compares their first losses).
+    // the same weights (and a test compares their first losses). burn initialises parameters
+    // lazily; forking a module a clone shares initialises them where they are (flex), in the
+    // module's own order, then copies them.
     let init = Device::flex().autodiff();
     init.seed(config.seed);
-    let mut net = S::network(config.preset, &init);
-    if device != init {
-        net = net.fork(&device);
-        device.seed(config.seed);
-    }
+    let source = S::network(config.preset, &init);
+    let mut net = source.clone().fork(&device);
+    drop(source);
+    device.seed(config.seed);
     let mut optimizer = AdamConfig::new().with_beta_1(config.beta1).init();
     let mut start = 0;
     match run.checkpoint_state()? {
