@@ -61,4 +61,20 @@ fn bad_arguments_say_what_was_expected() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&tmp.path().display().to_string()), "{err}");
+
+    // A backend this build lacks, or none that exists, is named with what would work.
+    let out = garment_train(&["--device", "cuda", "summary"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("'cuda'") && err.contains("libtorch-cuda:N"), "{err}");
+    if !cfg!(feature = "libtorch") {
+        let out = garment_train(&["--device", "libtorch", "summary"]);
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("setup.sh --libtorch"));
+    }
+
+    // Algorithm 1's phases: two increasing epochs.
+    let out = garment_train(&["train", "parser", "--data", tmp.path().to_str().unwrap(), "--out", "/tmp/never", "--phases", "2,1"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("E1,E2"), "{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -25,17 +25,26 @@ pub fn stage_config(stage: Stage, args: &TrainArgs, samples: usize) -> Result<Tr
     c.lr = args.lr.unwrap_or(c.lr);
     c.seed = args.seed;
     c.checkpoint_every = args.checkpoint_every.max(1);
-    c.distill = match args.phases.as_deref() {
+    c.distill = match phases(args)? {
         None => DistillSchedule::in_thirds(c.iterations, c.batch, samples),
-        Some(&[e1, e2]) if e1 <= e2 => DistillSchedule::phases(e1, e2),
-        Some(p) => bail!("--phases {p:?}: expected two increasing epochs E1,E2 where phases 1 and 2 end (e.g. 4,8)"),
+        Some((e1, e2)) => DistillSchedule::phases(e1, e2),
     };
     c.distill.temperature = args.temperature;
     Ok(c)
 }
 
+/// `--phases E1,E2`, checked.
+fn phases(args: &TrainArgs) -> Result<Option<(f32, f32)>> {
+    match args.phases.as_deref() {
+        None => Ok(None),
+        Some(&[e1, e2]) if 0.0 <= e1 && e1 <= e2 => Ok(Some((e1, e2))),
+        Some(p) => bail!("--phases {p:?}: expected two increasing epochs E1,E2 where phases 1 and 2 end (e.g. 4,8)"),
+    }
+}
+
 /// Run the `train` subcommand.
 pub fn run(args: &TrainArgs) -> Result<()> {
+    phases(args)?;
     if let Some(v) = &args.vgg {
         eprintln!("--vgg {}: loading VGG-19 weights is not supported yet; the perceptual term stays off", v.display());
     }
