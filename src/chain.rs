@@ -426,7 +426,7 @@ impl Front {
             self.stats.record(Stage::Parser, t, self.models.take_runs());
             self.stats.passed_through += 1;
             self.stats.crop = None;
-                return Ok(Halfway::PassedThrough);
+            return Ok(Halfway::PassedThrough);
         };
         if self.follow {
             self.tracker.follow(crop_around(person, frame.width as f32, frame.height as f32, w, h));
@@ -444,10 +444,10 @@ impl Front {
             // Smoothing switched on again later starts afresh, not from a frame long gone.
             self.restart_history();
         }
-        let mut parsing = argmax(&probabilities.view());
-        if let Some(given) = &self.given {
-            parsing = given.sample(&given.parsing, &fit, ParsingGroup::Background.id());
-        }
+        let parsing = match &self.given {
+            Some(given) => given.sample(&given.parsing, &fit, ParsingGroup::Background.id()),
+            None => argmax(&probabilities.view()),
+        };
         t = self.stats.record(Stage::Parser, t, self.models.take_runs());
         let pose = match &self.given {
             Some(given) => batch(one_hot(&given.sample(&given.pose, &fit, 0), POSE_PARTS, h, w)),

@@ -260,7 +260,9 @@ pub fn evaluate_baselines(models: &Path, run: Option<&Path>, data: &Path, limit:
     out.insert("true_front_end".to_string(), evaluate(models, data, limit, Variant::TrueFrontEnd)?);
     let Some(run) = run else { return Ok(out) };
     let device = default_device();
-    let (_, preset, manifest) = crate::onnx::import::load(models, &device)?;
+    // Read (and checked against the architecture) once; each row swaps S_P in a copy.
+    let (shipped, preset, manifest) = crate::onnx::import::load(models, &device)?;
+    let training = crate::onnx::import::provenance(&manifest);
     let snapshots = [
         ("self_supervised", checkpoint::model_file(run, Stage::BaselineSelfSupervised.name())),
         ("oracle", checkpoint::model_file(run, Stage::BaselineOracle.name())),
@@ -271,13 +273,11 @@ pub fn evaluate_baselines(models: &Path, run: Option<&Path>, data: &Path, limit:
         if !file.exists() {
             continue;
         }
-        let (mut nets, _, _) = crate::onnx::import::load(models, &device)?;
+        let mut nets = crate::onnx::InferenceNets { nets: shipped.nets.clone() };
         let student = Network::TransferParsing(checkpoint::load_weights(preset.parsing(&device), &file)?);
         for net in nets.nets.iter_mut().filter(|n| n.spec().name == "transfer_parsing") {
             *net = student.clone();
         }
-        let training: BTreeMap<String, serde_json::Value> =
-            manifest.models.iter().filter_map(|(name, e)| e.training.clone().map(|t| (name.clone(), t))).collect();
         let dir = run.join("baseline_models").join(key);
         export_models(&nets, preset, manifest.height, manifest.width, &dir, Some(&training))?;
         out.insert(key.to_string(), evaluate(&dir, data, limit, Variant::Element)?);

@@ -2,7 +2,6 @@
 //! training run's checkpoints, or from another models folder's weights (a re-export by the
 //! current exporter, checked file by file against the original in ONNX Runtime).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Result, ensure};
@@ -51,8 +50,7 @@ pub fn run(args: &ExportArgs) -> Result<()> {
 pub fn retrained(from: &Path, run: &Path, out: &Path) -> Result<()> {
     let device = default_device();
     let (mut nets, preset, source) = import::load(from, &device)?;
-    let mut training: BTreeMap<String, serde_json::Value> =
-        source.models.iter().filter_map(|(name, e)| e.training.clone().map(|t| (name.clone(), t))).collect();
+    let mut training = import::provenance(&source);
     let replaced = with_checkpoints(&mut nets, &mut training, preset, run, &device)?;
     let manifest = export_models(&nets, preset, source.height, source.width, out, Some(&training))?;
     for spec in MODELS {
@@ -70,8 +68,7 @@ pub fn reexport(from: &Path, out: &Path, size: Option<(u32, u32)>) -> Result<()>
     let (nets, preset, source) = import::load(from, &default_device())?;
     let (w, h) = size.map_or((source.width, source.height), |(w, h)| (w as usize, h as usize));
     let same_size = (w, h) == (source.width, source.height);
-    let training: BTreeMap<String, serde_json::Value> =
-        source.models.iter().filter_map(|(name, e)| e.training.clone().map(|t| (name.clone(), t))).collect();
+    let training = import::provenance(&source);
     let mut manifest = export_models(&nets, preset, h, w, out, (!source.untrained).then_some(&training))?;
     for spec in MODELS {
         let new = manifest.load_model(out, &spec)?;

@@ -40,6 +40,11 @@ pub enum ImportError {
 
 /// The networks of the preset named in `dir`'s manifest, holding the weights of `dir`'s files
 /// (each checked against the manifest's checksum first).
+/// The training provenance a models folder's manifest records, per network that has one.
+pub fn provenance(manifest: &Manifest) -> std::collections::BTreeMap<String, serde_json::Value> {
+    manifest.models.iter().filter_map(|(name, e)| e.training.clone().map(|t| (name.clone(), t))).collect()
+}
+
 pub fn load(
     dir: &Path,
     device: &burn::tensor::Device,
