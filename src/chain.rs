@@ -559,3 +559,26 @@ impl Back {
         Ok(Outcome::Transferred(Box::new(FrameMaps { fit, parsing, transfer_parsing: new_parsing })))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::framing::Region;
+
+    /// A look whose largest figure fills `region` of the frame and `pixels` model pixels.
+    fn look(region: Region, pixels: usize) -> Look {
+        Look { fit: Letterbox::new(640, 360, 96, 128), input: Array4::zeros((1, 3, 1, 1)), probabilities: Array4::zeros((1, 7, 1, 1)), person: Some((region, pixels)) }
+    }
+
+    #[test]
+    fn a_person_shorter_than_32_frame_pixels_or_one_percent_of_the_input_is_not_dressed() {
+        let ok = dressable(128, 96);
+        let tall = Region { x0: 100.0, y0: 50.0, x1: 120.0, y1: 50.0 + MIN_PERSON_PX };
+        let short = Region { y1: 50.0 + MIN_PERSON_PX - 1.0, ..tall };
+        let enough = (MIN_PERSON_SHARE * (128 * 96) as f32) as usize;
+        assert!(ok(&look(tall, enough)));
+        assert!(!ok(&look(short, enough)), "a person {} px tall", short.height());
+        assert!(!ok(&look(tall, enough - 1)), "a person of {} model pixels", enough - 1);
+        assert!(!ok(&Look { person: None, ..look(tall, enough) }));
+    }
+}

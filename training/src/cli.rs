@@ -187,6 +187,9 @@ pub struct TrainArgs {
     /// Learning rate (default: the stage's).
     #[arg(long)]
     pub lr: Option<f64>,
+    /// How the learning rate moves over the stage: cosine decay to zero, or constant.
+    #[arg(long, value_enum, default_value_t = config::LrSchedule::DEFAULT)]
+    pub lr_schedule: config::LrSchedule,
     #[arg(long, default_value_t = config::SEED)]
     pub seed: u64,
     #[arg(long, default_value_t = config::CHECKPOINT_EVERY)]
@@ -204,6 +207,10 @@ pub struct TrainArgs {
     /// Student parsing: temperature of the response loss.
     #[arg(long, default_value_t = config::TEMPERATURE)]
     pub temperature: f32,
+    /// Start every stage from the seed's initialisation (by default S_P starts from the T_P
+    /// trained in the same --out).
+    #[arg(long)]
+    pub scratch: bool,
 }
 
 /// Arguments of `eval`.

@@ -23,6 +23,7 @@ pub fn stage_config(stage: Stage, args: &TrainArgs, samples: usize) -> Result<Tr
     c.iterations = args.iterations.unwrap_or(c.iterations);
     c.batch = args.batch;
     c.lr = args.lr.unwrap_or(c.lr);
+    c.lr_schedule = args.lr_schedule;
     c.seed = args.seed;
     c.checkpoint_every = args.checkpoint_every.max(1);
     c.distill = match phases(args)? {
@@ -30,6 +31,9 @@ pub fn stage_config(stage: Stage, args: &TrainArgs, samples: usize) -> Result<Tr
         Some((e1, e2)) => DistillSchedule::phases(e1, e2),
     };
     c.distill.temperature = args.temperature;
+    if args.scratch {
+        c.init_from = None;
+    }
     Ok(c)
 }
 

@@ -107,7 +107,13 @@ fn run<S: StageTrainer>(
             eprintln!("{}: resuming at iteration {start}", run.dir.display());
         }
         Some(_) => return Err(TrainError::Exists { path: run.dir.clone() }),
-        None => run.write_json("config.json", config)?,
+        None => {
+            if let Some(from) = config.init_from {
+                net = stages::frozen(out, from.name(), net)?;
+                eprintln!("{}: starts from {}", config.stage.name(), checkpoint::model_file(out, from.name()).display());
+            }
+            run.write_json("config.json", config)?;
+        }
     }
     if !config.perceptual && config.stage == Stage::Regrowth {
         eprintln!("regrowth: no VGG-19 weights given (--vgg): the perceptual term is off, L1 only");
@@ -128,7 +134,7 @@ fn run<S: StageTrainer>(
         let mut logged: Vec<(&str, f32)> = losses.terms.iter().map(|(n, t)| (*n, scalar(t))).collect();
         logged.extend(losses.notes);
         let grads = GradientsParams::from_grads(losses.total.backward(), &net);
-        net = optimizer.step(config.lr, net, grads);
+        net = optimizer.step(config.lr_schedule.rate(config.lr, iteration, config.iterations), net, grads);
         run.append_losses(iteration, &logged)?;
         bar.set_message(logged.iter().map(|(n, v)| format!("{n} {v:.4}")).collect::<Vec<_>>().join(" "));
         bar.inc(1);
