@@ -118,15 +118,20 @@ impl Stage {
     }
 
     /// Iterations of the stage in the schedule of a preset, at its default batch and size:
-    /// `lite` is sized to run all seven stages in about 70 minutes on 2 CPU cores
-    /// (training/README.md gives the measured time per stage).
+    /// `lite` is sized to run all seven stages in about 70 minutes on 2 CPU cores with
+    /// `--device libtorch` (about three times that on flex; training/README.md gives the
+    /// measured time per stage). The teacher and the students get the most: they are what
+    /// limits quality.
     pub fn default_iterations(self, preset: Preset) -> usize {
         let lite = match self {
             Stage::Parser | Stage::Densepose => 400,
-            Stage::TeacherParsing | Stage::TeacherWarp | Stage::Regrowth => 250,
-            Stage::StudentParsing | Stage::StudentWarp => 150,
+            Stage::TeacherParsing => 750,
+            Stage::TeacherWarp => 500,
+            Stage::StudentParsing => 450,
+            Stage::StudentWarp => 300,
+            Stage::Regrowth => 250,
             // The baselines get the student's budget: a fair comparison.
-            Stage::BaselineSelfSupervised | Stage::BaselineOracle => 150,
+            Stage::BaselineSelfSupervised | Stage::BaselineOracle => 450,
         };
         match preset {
             Preset::Tiny => 50,
