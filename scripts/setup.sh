@@ -70,7 +70,7 @@ else
     TMP="$(mktemp -d)"
     trap 'rm -rf "${TMP:-}" "${TTMP:-}"' EXIT
     echo "setup: downloading $WHEEL_NAME==$ORT_VERSION"
-    python3 -m pip download --quiet --no-deps --only-binary=:all: \
+    python3 -m pip download --no-cache-dir --quiet --no-deps --only-binary=:all: \
         --platform manylinux_2_27_x86_64 --platform manylinux_2_28_x86_64 \
         --python-version 3.11 --dest "$TMP" "$WHEEL_NAME==$ORT_VERSION"
     WHEEL="$(ls "$TMP"/*.whl)"
@@ -102,13 +102,25 @@ if [ "$LIBTORCH" = 1 ]; then
     if [ -f "$TDEST/lib/libtorch_cpu.so" ] && [ "$(cat "$TDEST/build-version" 2>/dev/null)" = "$TORCH_VERSION" ]; then
         echo "setup: libtorch $TORCH_VERSION present in $TDEST"
     else
-        TTMP="$(mktemp -d)"
+        # Downloaded next to the checkout (not /tmp, which may be a small tmpfs) and without pip's
+        # cache: pip buffers a cached 900 MB wheel in memory, which fails on small machines.
+        mkdir -p "$ROOT/.libtorch"
+        TTMP="$(mktemp -d "$ROOT/.libtorch/download.XXXXXX")"
         trap 'rm -rf "${TMP:-}" "${TTMP:-}"' EXIT
         echo "setup: downloading torch==$TORCH_VERSION (about 900 MB) and the CUDA runtime wheels"
-        python3 -m pip download --quiet --no-deps --only-binary=:all: --platform manylinux_2_28_x86_64 \
-            --python-version 3.11 --dest "$TTMP" "torch==$TORCH_VERSION"
-        python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$TTMP" \
-            "nvidia-cuda-runtime-cu12==$CUDA_RUNTIME_VERSION" "nvidia-cuda-cupti-cu12==$CUDA_RUNTIME_VERSION"
+        fetch_wheels() {
+            python3 -m pip download --no-cache-dir --quiet --no-deps --only-binary=:all: \
+                --platform manylinux_2_28_x86_64 --python-version 3.11 --dest "$TTMP" "torch==$TORCH_VERSION" &&
+            python3 -m pip download --no-cache-dir --quiet --no-deps --only-binary=:all: --dest "$TTMP" \
+                "nvidia-cuda-runtime-cu12==$CUDA_RUNTIME_VERSION" "nvidia-cuda-cupti-cu12==$CUDA_RUNTIME_VERSION"
+        }
+        for attempt in 1 2 3; do
+            fetch_wheels && break
+            [ "$attempt" = 3 ] && { echo "setup: could not download torch==$TORCH_VERSION (3 attempts); see pip's error above" >&2; exit 1; }
+            echo "setup: download attempt $attempt failed; retrying in $((attempt * 10)) s" >&2
+            rm -f "$TTMP"/*.whl
+            sleep $((attempt * 10))
+        done
         unzip -q -o "$TTMP"/torch-*.whl 'torch/include/*' 'torch/lib/libtorch_cpu.so' 'torch/lib/libc10.so' \
             'torch/lib/libgomp.so.1' -d "$TTMP/torch"
         unzip -q -o "$TTMP"/nvidia_cuda_runtime_cu12-*.whl 'nvidia/cuda_runtime/lib/libcudart.so.12' -d "$TTMP/cuda"
