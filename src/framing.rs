@@ -4,9 +4,9 @@
 //! The models were trained on pictures where one person fills most of the height. A landscape
 //! camera frame letterboxed whole into the models' portrait input shrinks the person to a
 //! fraction of it; a crop around the person gives the models what they know.
-//! - Finding: the largest 4-connected figure of non-background pixels of a parsing that has a
-//!   head (face or hair pixels; the largest of all when none has): two people who overlap are
-//!   one figure; of separate people the largest is followed.
+//! - Finding: the largest figure of non-background pixels (pixels up to `REACH` apart joined)
+//!   of a parsing that has a head (face or hair pixels; the largest of all when none has): two
+//!   people who overlap are one figure; of separate people the largest is followed.
 //! - The box: the figure's box (its dense columns), margins above and below as in the training
 //!   pictures, widened or heightened to the models' aspect, and moved inside the frame when it
 //!   fits there (the models never saw padding where the frame has pixels).
@@ -54,11 +54,21 @@ impl Region {
     fn around(cx: f32, cy: f32, w: f32, h: f32) -> Region {
         Region { x0: cx - w / 2.0, y0: cy - h / 2.0, x1: cx + w / 2.0, y1: cy + h / 2.0 }
     }
+    /// This box scaled by `factor` about its centre.
+    pub fn grown(&self, factor: f32) -> Region {
+        let (cx, cy) = self.centre();
+        Region::around(cx, cy, self.width() * factor, self.height() * factor)
+    }
     /// The model's view of this box.
     pub fn fit(&self, model_w: usize, model_h: usize) -> Letterbox {
         Letterbox::crop(self.x0, self.y0, self.x1, self.y1, model_w, model_h)
     }
 }
+
+/// Figure pixels this close (model pixels, along each axis) are one figure: the parser leaves
+/// thin gaps of background at the neck, the elbows and across a striped garment, and a head cut
+/// off from its body is no person of its own.
+const REACH: usize = 3;
 
 /// The largest figure of `parsing` (model resolution, seen through `fit`): its box in source
 /// pixels and its size in model pixels.
@@ -84,23 +94,13 @@ pub fn largest_person(parsing: &[u8], fit: &Letterbox) -> Option<(Region, usize)
             let (x, y) = (i % w, i / w);
             count += 1;
             has_head |= head.contains(&parsing[i]);
-            let mut visit = |j: usize| {
-                if parsing[j] != background && label[j] == 0 {
-                    label[j] = next;
-                    stack.push(j);
+            for ny in y.saturating_sub(REACH)..=(y + REACH).min(h - 1) {
+                for j in ny * w + x.saturating_sub(REACH)..=ny * w + (x + REACH).min(w - 1) {
+                    if parsing[j] != background && label[j] == 0 {
+                        label[j] = next;
+                        stack.push(j);
+                    }
                 }
-            };
-            if x > 0 {
-                visit(i - 1);
-            }
-            if x + 1 < w {
-                visit(i + 1);
-            }
-            if y > 0 {
-                visit(i - w);
-            }
-            if y + 1 < h {
-                visit(i + w);
             }
         }
         if best.is_none_or(|(_, c, h)| (has_head, count) > (h, c)) {
@@ -236,7 +236,7 @@ mod tests {
                 parsing[y * w + x] = if y < 7 { 2 } else { 4 };
             }
         }
-        parsing[2 * w + 30] = 1;
+        parsing[30 * w + 1] = 1;
         for y in 0..32 {
             for x in 20..28 {
                 parsing[y * w + x] = 5;
@@ -246,6 +246,13 @@ mod tests {
         let (person, count) = largest_person(&parsing, &fit).unwrap();
         assert_eq!(count, 24 * 6);
         assert!((person.x0 - 100.0).abs() < 1e-3 && (person.y1 - 280.0).abs() < 1e-3, "{person:?}");
+        // A head the parser cut off from its body by two rows of background is still theirs.
+        let mut cut = parsing.clone();
+        for x in 10..16 {
+            cut[7 * w + x] = 0;
+            cut[8 * w + x] = 0;
+        }
+        assert_eq!(largest_person(&cut, &fit).unwrap().1, 24 * 6 - 12);
         let crop = crop_around(person, 1280.0, 720.0, 96, 128);
         assert!((crop.width() / crop.height() - 0.75).abs() < 1e-4);
         assert!(crop.y0 <= person.y0 && crop.y1 >= person.y1 && crop.x0 <= person.x0 && crop.x1 >= person.x1);

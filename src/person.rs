@@ -7,7 +7,7 @@ use ndarray::Array4;
 
 use crate::contract::{DENSEPOSE, PARSER, POSE_PARTS};
 use crate::frame::{Letterbox, RgbImage};
-use crate::framing::{Region, crop_fit, largest_person};
+use crate::framing::{MIN_PERSON_PX, Region, crop_fit, largest_person};
 use crate::inputs::{batch, one_hot};
 use crate::maps::argmax;
 use crate::models::{ModelError, Models};
@@ -40,16 +40,35 @@ pub fn look(models: &mut Models, fit: Letterbox, image: &RgbImage) -> Result<Loo
     Ok(Look { fit, input, probabilities, person })
 }
 
-/// Search the whole of `image` for a person `accept` takes; where one is found, look again at a
-/// crop around them (at the model's aspect, with a margin) and keep that look if it still
-/// shows someone `accept` takes. The last look is returned either way: `accept` it to know.
+/// Model pixels of the smallest figure the search of a whole picture looks at again: a person
+/// of a landscape frame letterboxed whole covers a few dozen model pixels; whether they are
+/// someone to dress (`accept`) is judged on the closer look, where they fill the input.
+const MIN_FIGURE_PIXELS: usize = 12;
+
+/// How much larger than the figure found in the whole picture the first closer look is: a
+/// figure a few dozen model pixels tall may be only part of the person (the parser lost a head
+/// or the legs), and twice its size holds the rest.
+const FIRST_LOOK_GROWTH: f32 = 2.0;
+
+/// Search the whole of `image` for a figure at least `MIN_PERSON_PX` tall; where one is found,
+/// look again at a crop twice its size, then at the crop around whom that look found (at the
+/// model's aspect, with a margin), keeping each look that shows someone `accept` takes. The
+/// last kept look is returned either way: `accept` it to know.
 pub fn search(models: &mut Models, image: &RgbImage, accept: impl Fn(&Look) -> bool) -> Result<Look, ModelError> {
     let (h, w) = models.resolution();
     let whole = look(models, Letterbox::new(image.width, image.height, w, h), image)?;
-    let Some((person, _)) = whole.person.filter(|_| accept(&whole)) else { return Ok(whole) };
-    let Some(fit) = crop_fit(person, image.width, image.height, &whole.fit) else { return Ok(whole) };
-    let crop = look(models, fit, image)?;
-    Ok(if accept(&crop) { crop } else { whole })
+    let seen = |(p, n): &(Region, usize)| p.height() >= MIN_PERSON_PX && *n >= MIN_FIGURE_PIXELS;
+    let Some((mut person, _)) = whole.person.filter(seen) else { return Ok(whole) };
+    let mut best = whole;
+    for growth in [FIRST_LOOK_GROWTH, 1.0] {
+        // No closer look where it would show what the last one did.
+        let Some(fit) = crop_fit(person.grown(growth), image.width, image.height, &best.fit) else { continue };
+        let closer = look(models, fit, image)?;
+        if let Some((found, _)) = closer.person.filter(|_| accept(&closer)) {
+            (best, person) = (closer, found);
+        }
+    }
+    Ok(best)
 }
 
 /// P: dense pose of a model input, one-hot `[1, 25, H, W]`.

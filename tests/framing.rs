@@ -1,5 +1,6 @@
 //! Following the person, in a real pipeline with the shipped models on synthetic frames: a
-//! person at the frame's edge, two people overlapping, and a cut between shots. Each has a
+//! person at the frame's edge, a person too small to dress, two people overlapping, and a cut
+//! between shots. Each has a
 //! defined outcome, read from what comes out and from `stats`.
 
 mod common;
@@ -76,25 +77,55 @@ fn person_box(cihp: &[u8], w: usize) -> [f64; 4] {
     b
 }
 
+/// Share of the pixels `out` changed from `input` that lie inside `b` (x0, y0, x1, y1) grown by
+/// `margin` pixels on every side: near 1 when the element dressed the person, not the background.
+fn changed_inside(input: &[u8], out: &[u8], w: usize, b: [f64; 4], margin: f64) -> f64 {
+    let (mut inside, mut all) = (0usize, 0usize);
+    for (i, (p, q)) in input.chunks_exact(3).zip(out.chunks_exact(3)).enumerate() {
+        if p.iter().zip(q).any(|(a, b)| a.abs_diff(*b) > 8) {
+            let (x, y) = ((i % w) as f64, (i / w) as f64);
+            all += 1;
+            inside += (x >= b[0] - margin && x < b[2] + margin && y >= b[1] - margin && y < b[3] + margin) as usize;
+        }
+    }
+    assert!(all > 0, "nothing changed");
+    inside as f64 / all as f64
+}
+
 #[test]
 fn a_person_cut_by_the_frame_edge_is_dressed() {
     let tmp = tempfile::tempdir().unwrap();
     let (w, h) = (640, 360);
-    let (frames, _, reference) = shot(w, h, SEED_A, Framing { person_height: Some(0.45), walk: false }, 1);
+    let (frames, parse, reference) = shot(w, h, SEED_A, Framing { person_height: Some(0.45), walk: false }, 1);
     let r = tmp.path().join("reference.png");
     reference.save(&r).unwrap();
     // Shift the person so that the frame's left edge cuts through them.
-    let shifted: Vec<u8> = (0..(w * h) as usize)
-        .flat_map(|i| {
-            let (x, y) = (i % w as usize, i / w as usize);
-            let sx = (x + w as usize * 45 / 100).min(w as usize - 1);
-            let j = y * w as usize + sx;
-            [frames[0][j * 3], frames[0][j * 3 + 1], frames[0][j * 3 + 2]]
-        })
-        .collect();
+    let source = |i: usize| {
+        let (x, y) = (i % w as usize, i / w as usize);
+        y * w as usize + (x + w as usize * 45 / 100).min(w as usize - 1)
+    };
+    let shifted: Vec<u8> = (0..(w * h) as usize).flat_map(|i| { let j = source(i); [frames[0][j * 3], frames[0][j * 3 + 1], frames[0][j * 3 + 2]] }).collect();
+    let shifted_parse: Vec<u8> = (0..(w * h) as usize).map(|i| parse[0][source(i)]).collect();
     let out = run_frames(&r, &[shifted.clone()], w, h);
     assert_eq!(out[0].passed_through, 0, "a person cut by the edge is still dressed");
-    assert_ne!(out[0].frame, shifted);
+    // What changed is the person (a tenth of their height around them), not the background.
+    let person = person_box(&shifted_parse, w as usize);
+    let inside = changed_inside(&shifted, &out[0].frame, w as usize, person, 0.1 * (person[3] - person[1]));
+    assert!(inside > 0.9, "{:.0}% of the changed pixels are near the person {person:?}", 100.0 * inside);
+}
+
+#[test]
+fn a_person_smaller_than_32_pixels_passes_through_unchanged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (w, h) = (640, 360);
+    let (frames, parse, reference) = shot(w, h, SEED_A, Framing { person_height: Some(25.0 / 360.0), walk: false }, 1);
+    let person = person_box(&parse[0], w as usize);
+    assert!(person[3] - person[1] < 32.0, "the person is {} px tall", person[3] - person[1]);
+    let r = tmp.path().join("reference.png");
+    reference.save(&r).unwrap();
+    let out = run_frames(&r, &frames, w, h);
+    assert_eq!(out[0].passed_through, 1, "too small to dress: passed through");
+    assert!(out[0].frame == frames[0], "a frame passed through is unchanged");
 }
 
 #[test]
@@ -124,7 +155,9 @@ fn two_people_overlapping_are_followed_as_one_figure() {
     // One crop holds both: its middle lies between the two people's middles.
     let middle = crop[0] + crop[2] / 2.0;
     assert!(middle > figure[0] && middle < figure[2], "crop {crop:?}, figure {figure:?}");
-    assert_ne!(out[0].frame, both);
+    // And what changed is the two people, not the background.
+    let inside = changed_inside(&both, &out[0].frame, w as usize, figure, 0.1 * (figure[3] - figure[1]));
+    assert!(inside > 0.9, "{:.0}% of the changed pixels are near the people {figure:?}", 100.0 * inside);
 }
 
 #[test]

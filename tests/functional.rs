@@ -1,4 +1,4 @@
-//! The shipped models on a held-out synthetic sequence, through a real pipeline: the garment
+//! The shipped models on held-out synthetic sequences, through a real pipeline: the garment
 //! region takes the reference garment's colours, while face, hair, legs and background keep the
 //! input's. The synthetic world draws the true answer of every frame to compare with.
 
@@ -17,8 +17,9 @@ use gstgarmenttransfer::models::{ExecutionProvider, Models};
 use gstgarmenttransfer::reference::Reference;
 
 const MODELS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models");
-/// The shipped models were trained on seed 1; this sequence comes from a seed they never saw.
-const HELD_OUT_SEED: u64 = 4242;
+/// The shipped models were trained on seed 1; these sequences come from seeds they never saw.
+/// Six people and garments, not one: a single pair decides warp against paste by chance.
+const HELD_OUT_SEEDS: [u64; 6] = [4242, 4243, 4244, 4245, 4246, 4247];
 const FRAMES: usize = 6;
 /// How much closer (mean absolute error, 0..255) to the truth the warped garment must be than
 /// the affine paste's.
@@ -73,15 +74,22 @@ fn distance(a: [f64; 3], b: [f64; 3]) -> f64 {
     (0..3).map(|c| (a[c] - b[c]).powi(2)).sum::<f64>().sqrt()
 }
 
-#[test]
-fn shipped_models_dress_a_held_out_sequence_in_the_reference_garment() {
-    common::init();
-    let models = Path::new(MODELS);
-    let manifest = Manifest::read(models).expect("models/ holds the shipped models and their manifest.json");
-    assert!(!manifest.untrained, "models/manifest.json says some models are untrained");
+/// What one held-out sequence measured, summed over its frames.
+#[derive(Default)]
+struct Sums {
+    colour_in: f64,
+    colour_out: f64,
+    garment_in: f64,
+    garment_out: f64,
+    garment_paste: f64,
+    kept: f64,
+}
 
+/// Run the held-out sequence of `seed` through a real pipeline, and the affine-paste baseline
+/// through the element's chain, against the truth.
+fn dress(models: &Path, seed: u64) -> Sums {
     let (w, h) = (192usize, 256usize);
-    let world = World::new(w as u32, h as u32, HELD_OUT_SEED).unwrap();
+    let world = World::new(w as u32, h as u32, seed).unwrap();
     let seq = world.sequence(FRAMES);
     let own = world.tailor(&seq.person.upper).unwrap();
     let theirs = world.tailor(&seq.reference.upper).unwrap();
@@ -107,8 +115,7 @@ fn shipped_models_dress_a_held_out_sequence_in_the_reference_garment() {
 
     // The garment region's colour (its mean: a pattern's phase may differ, its colours not) and
     // its pixels, input and output against the truth.
-    let (mut colour_in, mut colour_out) = (0.0, 0.0);
-    let (mut garment_in, mut garment_out, mut garment_paste, mut kept) = (0.0, 0.0, 0.0, 0.0f64);
+    let mut m = Sums::default();
     for (i, pose) in seq.poses.iter().enumerate() {
         let input = world.draw_posed(&seq.person, pose, &own).unwrap();
         let truth = world.draw_posed(&seq.person, pose, &theirs).unwrap();
@@ -123,36 +130,55 @@ fn shipped_models_dress_a_held_out_sequence_in_the_reference_garment() {
         // The new garment region: the true transfer's upper garment.
         let garment: Vec<bool> = after.iter().map(|&g| g == ParsingGroup::UpperGarment).collect();
         let true_colour = mean_colour(&truth.rgb, &garment);
-        colour_in += distance(mean_colour(&input.rgb, &garment), true_colour);
-        colour_out += distance(mean_colour(&out, &garment), true_colour);
-        garment_in += mean_abs(&input.rgb, &truth.rgb, &garment);
-        garment_out += mean_abs(&out, &truth.rgb, &garment);
+        m.colour_in += distance(mean_colour(&input.rgb, &garment), true_colour);
+        m.colour_out += distance(mean_colour(&out, &garment), true_colour);
+        m.garment_in += mean_abs(&input.rgb, &truth.rgb, &garment);
+        m.garment_out += mean_abs(&out, &truth.rgb, &garment);
         let mut pasted = input.rgb.clone();
         let mut frame = FrameMut { data: &mut pasted, width: w, height: h, stride: w * 3, format: PixelFormat::Rgb };
         baseline.process(&mut frame, &reference_b, None, OutputMode::Composite).unwrap();
-        garment_paste += mean_abs(&pasted, &truth.rgb, &garment);
+        m.garment_paste += mean_abs(&pasted, &truth.rgb, &garment);
         // Face, hair, legs, lower garment and background, a few pixels away from the upper body
         // before and after (where the element may legitimately repaint).
         let upper = |g: &ParsingGroup| matches!(g, ParsingGroup::UpperGarment | ParsingGroup::UpperSkin);
         let changed: Vec<bool> = before.iter().zip(&after).map(|(a, b)| upper(a) || upper(b)).collect();
         let near = dilate(&changed, w, h, 6);
         let untouched: Vec<bool> = near.iter().map(|&n| !n).collect();
-        kept = kept.max(mean_abs(&out, &input.rgb, &untouched));
+        m.kept = m.kept.max(mean_abs(&out, &input.rgb, &untouched));
     }
     pipeline.set_state(gst::State::Null).unwrap();
-    let n = FRAMES as f64;
-    let (colour_in, colour_out) = (colour_in / n, colour_out / n);
-    let (garment_in, garment_out, garment_paste) = (garment_in / n, garment_out / n, garment_paste / n);
-    println!(
-        "garment region: mean colour {colour_in:.1} (input) and {colour_out:.1} (output) from the truth's; pixels {garment_in:.1} \
-         (input), {garment_out:.1} (output), {garment_paste:.1} (affine paste); face, hair, legs, background: at most {kept:.2} \
-         from the input"
-    );
-    assert!(colour_in > 30.0, "the held-out pair must differ in garment colour (mean colour {colour_in:.1} apart)");
+    m
+}
+
+#[test]
+fn shipped_models_dress_held_out_sequences_in_the_reference_garment() {
+    common::init();
+    let models = Path::new(MODELS);
+    let manifest = Manifest::read(models).expect("models/ holds the shipped models and their manifest.json");
+    assert!(!manifest.untrained, "models/manifest.json says some models are untrained");
+
+    let mut all = Sums::default();
+    for seed in HELD_OUT_SEEDS {
+        let m = dress(models, seed);
+        let n = FRAMES as f64;
+        println!(
+            "seed {seed}: garment mean colour {:.1} (input) and {:.1} (output) from the truth's; pixels {:.1} (input), {:.1} \
+             (output), {:.1} (affine paste); face, hair, legs, background: at most {:.2} from the input",
+            m.colour_in / n, m.colour_out / n, m.garment_in / n, m.garment_out / n, m.garment_paste / n, m.kept
+        );
+        (all.colour_in, all.colour_out) = (all.colour_in + m.colour_in, all.colour_out + m.colour_out);
+        (all.garment_in, all.garment_out, all.garment_paste) = (all.garment_in + m.garment_in, all.garment_out + m.garment_out, all.garment_paste + m.garment_paste);
+        all.kept = all.kept.max(m.kept);
+    }
+    let n = (FRAMES * HELD_OUT_SEEDS.len()) as f64;
+    let (colour_in, colour_out) = (all.colour_in / n, all.colour_out / n);
+    let (garment_in, garment_out, garment_paste, kept) = (all.garment_in / n, all.garment_out / n, all.garment_paste / n, all.kept);
+    println!("all: colour {colour_in:.1} -> {colour_out:.1}; pixels {garment_in:.1} (input), {garment_out:.1} (output), {garment_paste:.1} (affine paste)");
+    assert!(colour_in > 30.0, "the held-out pairs must differ in garment colour (mean colour {colour_in:.1} apart)");
     assert!(colour_out < 0.5 * colour_in, "garment colour: output {colour_out:.1} from the truth's, input {colour_in:.1}");
-    // A transfer, not a recolouring: the garment's pixels closer to the truth than the unchanged
-    // input's, and closer than pasting B's garment by its box.
-    assert!(garment_out < garment_in, "garment pixels: output {garment_out:.1} from the truth, input {garment_in:.1}");
+    // A transfer, not a recolouring: the garment's pixels at most half as far from the truth as
+    // the unchanged input's, and closer than pasting B's garment by its box.
+    assert!(garment_out <= 0.5 * garment_in, "garment pixels: output {garment_out:.1} from the truth, input {garment_in:.1} (limit: half)");
     assert!(
         garment_out <= garment_paste - PASTE_MARGIN,
         "garment pixels: output {garment_out:.1} from the truth, affine paste {garment_paste:.1} (limit: {PASTE_MARGIN} closer)"

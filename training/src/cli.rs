@@ -69,6 +69,11 @@ pub struct SynthArgs {
     /// Write dense pose as VITON-HD's colour rendering instead of the part index.
     #[arg(long)]
     pub densepose_colour: bool,
+    /// Shoot people in every framing, as a camera frame letterboxed into the picture shows
+    /// them (small, off-centre, grey bars), half as usual: data for the parser, which must
+    /// find a person in any frame.
+    #[arg(long)]
+    pub varied: bool,
 }
 
 /// Arguments of `synth-video`.
@@ -171,6 +176,10 @@ pub struct TrainArgs {
     /// Dataset folder (VITON-HD layout; `garment-train synth` writes one).
     #[arg(long)]
     pub data: PathBuf,
+    /// Dataset of the parser, which must find a person in any frame (`synth --varied` writes
+    /// one); default: --data.
+    #[arg(long)]
+    pub frame_data: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "lite")]
     pub preset: Preset,
     /// Run folder; the stage writes into RUN_DIR/STAGE.

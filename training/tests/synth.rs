@@ -198,3 +198,37 @@ fn video_sequence_moves_smoothly_and_has_true_transfers() {
     assert!(whole > 0.05, "the person barely moves: {whole}");
 }
 
+
+#[test]
+fn a_varied_world_shoots_the_same_people_in_every_framing_with_grey_bars() {
+    let (plain, varied) = (World::new(96, 128, 31).unwrap(), World::new(96, 128, 31).unwrap().varied());
+    let (mut letterboxed, mut small) = (0, 0);
+    for i in 0..40 {
+        let (p, v) = (plain.person(i), varied.person(i));
+        // The same person: look and garment drawn alike, only size and place may differ.
+        assert_eq!((p.upper.clone(), p.look.lower.clone()), (v.upper.clone(), v.look.lower.clone()), "person {i}");
+        let s = varied.sample(i).unwrap();
+        let d = &s.person;
+        let rows: Vec<usize> = (0..d.height as usize).filter(|&y| (0..d.width as usize).any(|x| d.cihp[y * d.width as usize + x] != 0)).collect();
+        let tall = rows.last().unwrap() - rows.first().unwrap() + 1;
+        small += (tall < 64) as usize;
+        if let Some(scene) = v.scene {
+            letterboxed += (scene.width < 96 || scene.height < 128) as usize;
+            // Outside the scene: mid-grey, background in both label maps.
+            let (ox, oy) = ((96 - scene.width) / 2, (128 - scene.height) / 2);
+            for k in 0..(96 * 128) as usize {
+                let (x, y) = (k as u32 % 96, k as u32 / 96);
+                if x < ox || y < oy || x >= ox + scene.width || y >= oy + scene.height {
+                    assert_eq!((&d.rgb[k * 3..k * 3 + 3], d.cihp[k], d.densepose[k]), (&[128u8, 128, 128][..], 0, 0), "person {i} at ({x},{y})");
+                }
+            }
+            // Keypoints found lie inside the scene.
+            for kp in s.keypoints.iter().filter(|k| k[2] > 0.0) {
+                assert!(kp[0] >= ox as f32 && kp[1] >= oy as f32 && kp[0] < (ox + scene.width) as f32 && kp[1] < (oy + scene.height) as f32, "person {i}: {kp:?}");
+            }
+        }
+    }
+    // Most are letterboxed and many are small; the plain world fills the picture.
+    assert!(letterboxed >= 12 && small >= 8, "letterboxed {letterboxed}, small {small} of 40");
+    assert!((0..40).all(|i| plain.person(i).scene.is_none()));
+}

@@ -10,4 +10,4 @@ pub mod world;
 pub mod writer;
 
 pub use canvas::Drawing;
-pub use world::{Person, Sample, Sequence, World, WorldError};
+pub use world::{Person, Sample, Scene, Sequence, World, WorldError};

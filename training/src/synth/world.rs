@@ -12,6 +12,7 @@ use crate::rng::Rng;
 const PERSON_STREAM: u64 = 1;
 const PAIR_STREAM: u64 = 2;
 const SEQUENCE_STREAM: u64 = 3;
+const FRAMING_STREAM: u64 = 4;
 
 /// A person of the world: look, pose and the upper garment they own.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,6 +20,24 @@ pub struct Person {
     pub look: Look,
     pub pose: Pose,
     pub upper: UpperGarment,
+    /// Where a `varied` world shot this person: a scene of another size, letterboxed into the
+    /// world's picture. `None`: the picture is the scene (the datasets' own framing).
+    pub scene: Option<Scene>,
+}
+
+/// A scene letterboxed into the world's picture, centred, as the element letterboxes a camera
+/// frame into the models' input: the bars mid-grey (the models' zero), background in the labels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scene {
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Scene {
+    /// Top-left corner of the scene in a `width` x `height` picture.
+    fn offset(&self, width: u32, height: u32) -> (u32, u32) {
+        ((width - self.width) / 2, (height - self.height) / 2)
+    }
 }
 
 /// One person rendered: the dataset sample of the VITON-HD layout.
@@ -37,6 +56,8 @@ pub struct World {
     pub width: u32,
     pub height: u32,
     pub seed: u64,
+    /// People shot in every framing (see `varied`), not only filling the picture.
+    pub varied: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,13 +71,41 @@ impl World {
         if !(16..=8192).contains(&width) || !(16..=8192).contains(&height) {
             return Err(WorldError::Size(width, height));
         }
-        Ok(World { width, height, seed })
+        Ok(World { width, height, seed, varied: false })
+    }
+
+    /// This world with its people shot as a camera sees them, for the frame networks that must
+    /// find a person in any frame: half as in the datasets; the rest in a scene of a random
+    /// aspect (portrait to 16:9) letterboxed into the picture, at 12% to 100% of the scene's
+    /// height, anywhere across it. The same people (the same draws), only framed otherwise.
+    pub fn varied(self) -> World {
+        World { varied: true, ..self }
     }
 
     /// Person `index` of this world.
     pub fn person(&self, index: u64) -> Person {
         let mut rng = Rng::derive(self.seed, PERSON_STREAM, index);
-        self.random_person(&mut rng)
+        let mut person = self.random_person(&mut rng);
+        if self.varied {
+            // A stream of its own: varying the framing shifts no other draw.
+            let mut rng = Rng::derive(self.seed, FRAMING_STREAM, index);
+            if !rng.chance(0.5) {
+                self.frame_in_scene(&mut person, &mut rng);
+            }
+        }
+        person
+    }
+
+    /// Shoot `person` in a scene of a random aspect, at a random size and place in it.
+    fn frame_in_scene(&self, person: &mut Person, rng: &mut Rng) {
+        let (w, h) = (self.width as f32, self.height as f32);
+        let aspect = rng.range(0.6, 1.8);
+        let (sw, sh) = if aspect > w / h { (w, (w / aspect).round().max(16.0)) } else { ((h * aspect).round().max(16.0), h) };
+        let scene = Scene { width: sw as u32, height: sh as u32 };
+        let share = rng.range(0.12, 1.0);
+        let x = sw * rng.range(0.1, 0.9);
+        place(person, share, x, sh);
+        person.scene = Some(scene);
     }
 
     fn random_person(&self, rng: &mut Rng) -> Person {
@@ -71,6 +120,7 @@ impl World {
             look: Look { build, lower: LowerGarment::random(rng), background: Background::random(rng) },
             pose: Pose::random(rng, neck),
             upper: UpperGarment::random(rng),
+            scene: None,
         }
     }
 
@@ -84,7 +134,11 @@ impl World {
     }
 
     pub fn draw_posed(&self, person: &Person, pose: &Pose, garment: &Tailored) -> Option<Drawing> {
-        draw_person(&person.look, pose, garment, self.width, self.height)
+        let Some(scene) = person.scene else {
+            return draw_person(&person.look, pose, garment, self.width, self.height);
+        };
+        let shot = draw_person(&person.look, pose, garment, scene.width, scene.height)?;
+        Some(letterbox(&shot, scene.offset(self.width, self.height), self.width, self.height))
     }
 
     /// Sample `index`: the person, their in-shop garment and keypoints.
@@ -142,14 +196,8 @@ impl World {
         let mut seq = self.sequence_drawn(frames);
         let (w, h) = (self.width as f32, self.height as f32);
         if let Some(share) = framing.person_height {
-            // Head top to feet, in torso heights (see `Build::skeleton`): head, neck, torso, legs.
-            let b = &mut seq.person.look.build;
-            let tall = b.head * 1.1 + 0.07 + 1.0 + b.thigh + b.shank + 0.06;
-            let torso = share * h / tall;
-            b.torso = torso;
-            let head_top = b.head * torso * 1.1 + 0.07 * torso;
-            // The figure's middle a little below the frame's.
-            let neck_y = 0.55 * h - share * h / 2.0 + head_top;
+            place(&mut seq.person, share, w * 0.5, h);
+            let neck_y = seq.person.pose.neck.y;
             let n = seq.poses.len().max(2) as f32 - 1.0;
             for (f, pose) in seq.poses.iter_mut().enumerate() {
                 let x = if framing.walk { w * (0.2 + 0.6 * f as f32 / n) } else { w * 0.5 };
@@ -215,12 +263,42 @@ impl World {
             p2(c.x - ex, c.y),
             p2(c.x + ex, c.y),
         ];
-        let (w, h) = (self.width as f32, self.height as f32);
+        // Scene pixels; a letterboxed scene's lie at its offset in the picture.
+        let (sw, sh, (ox, oy)) = match person.scene {
+            Some(scene) => (scene.width as f32, scene.height as f32, scene.offset(self.width, self.height)),
+            None => (self.width as f32, self.height as f32, (0, 0)),
+        };
         points
             .iter()
-            .map(|p| if p.x >= 0.0 && p.y >= 0.0 && p.x < w && p.y < h { [p.x, p.y, 1.0] } else { [0.0, 0.0, 0.0] })
+            .map(|p| if p.x >= 0.0 && p.y >= 0.0 && p.x < sw && p.y < sh { [p.x + ox as f32, p.y + oy as f32, 1.0] } else { [0.0, 0.0, 0.0] })
             .collect()
     }
+}
+
+/// Scale `person` to `share` of a scene `scene_h` pixels tall (head top to feet), the neck at
+/// `x`, the figure's middle a little below the scene's.
+fn place(person: &mut Person, share: f32, x: f32, scene_h: f32) {
+    // Head top to feet, in torso heights (see `Build::skeleton`): head, neck, torso, legs.
+    let b = &mut person.look.build;
+    let tall = b.head * 1.1 + 0.07 + 1.0 + b.thigh + b.shank + 0.06;
+    let torso = share * scene_h / tall;
+    b.torso = torso;
+    let head_top = b.head * torso * 1.1 + 0.07 * torso;
+    person.pose.neck = p2(x, 0.55 * scene_h - share * scene_h / 2.0 + head_top);
+}
+
+/// `shot` centred at `offset` in a `width` x `height` picture: mid-grey bars, background labels.
+fn letterbox(shot: &Drawing, offset: (u32, u32), width: u32, height: u32) -> Drawing {
+    let n = (width * height) as usize;
+    let mut out = Drawing { width, height, rgb: vec![128; n * 3], cihp: vec![0; n], densepose: vec![0; n] };
+    let (sw, ox, oy) = (shot.width as usize, offset.0 as usize, offset.1 as usize);
+    for y in 0..shot.height as usize {
+        let (src, dst) = (y * sw, (y + oy) * width as usize + ox);
+        out.rgb[dst * 3..(dst + sw) * 3].copy_from_slice(&shot.rgb[src * 3..(src + sw) * 3]);
+        out.cihp[dst..dst + sw].copy_from_slice(&shot.cihp[src..src + sw]);
+        out.densepose[dst..dst + sw].copy_from_slice(&shot.densepose[src..src + sw]);
+    }
+    out
 }
 
 /// Where a video puts its person.

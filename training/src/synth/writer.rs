@@ -57,6 +57,7 @@ pub fn write_dataset(
     let made = serde_json::json!({
         "generator": "garment-train synth", "seed": world.seed, "people": count, "transfers": pairs,
         "width": world.width, "height": world.height, "densepose": format!("{:?}", layout.densepose).to_lowercase(),
+        "varied": world.varied,
     });
     let path = layout.root.join(crate::data::layout::SYNTH);
     std::fs::write(&path, made.to_string() + "\n").map_err(io(&path))?;
@@ -178,7 +179,10 @@ pub fn gray(width: u32, height: u32, data: &[u8]) -> Image8 {
 pub fn synth(args: &crate::cli::SynthArgs) -> anyhow::Result<()> {
     use anyhow::Context;
     let (size, seed, count) = (args.size, args.seed, args.count);
-    let world = World::new(size.0, size.1, seed)?;
+    let mut world = World::new(size.0, size.1, seed)?;
+    if args.varied {
+        world = world.varied();
+    }
     let pairs = args.pairs.unwrap_or(count);
     let format = if args.densepose_colour { DensePoseFormat::Colour } else { DensePoseFormat::Index };
     let layout = Layout::create(&args.out, format)?;
@@ -187,9 +191,10 @@ pub fn synth(args: &crate::cli::SynthArgs) -> anyhow::Result<()> {
     write_dataset(&world, count, pairs, &layout, &bar).with_context(|| format!("writing {}", args.out.display()))?;
     bar.finish();
     println!(
-        "wrote {count} people and {pairs} true transfers at {}x{} (seed {seed}) to {} in {:.1}s",
+        "wrote {count} people and {pairs} true transfers at {}x{} (seed {seed}{}) to {} in {:.1}s",
         size.0,
         size.1,
+        if args.varied { ", varied framing" } else { "" },
         args.out.display(),
         start.elapsed().as_secs_f32()
     );

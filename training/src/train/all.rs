@@ -15,8 +15,10 @@ use crate::onnx::export_models;
 
 /// The configuration of `stage` under the command line's arguments: the stage's defaults
 /// (`config`) where an argument is not given.
-pub fn stage_config(stage: Stage, args: &TrainArgs, samples: usize) -> Result<TrainConfig> {
-    let mut c = TrainConfig::new(stage, args.preset, args.data.clone(), samples);
+pub fn stage_config(stage: Stage, args: &TrainArgs) -> Result<TrainConfig> {
+    let data = stage_data(stage, args);
+    let samples = Dataset::open(data)?.len();
+    let mut c = TrainConfig::new(stage, args.preset, data.to_path_buf(), samples);
     if let Some((w, h)) = args.size {
         (c.width, c.height) = (w as usize, h as usize);
     }
@@ -37,6 +39,16 @@ pub fn stage_config(stage: Stage, args: &TrainArgs, samples: usize) -> Result<Tr
     Ok(c)
 }
 
+/// The dataset `stage` learns from: `--frame-data` for the parser when given (people in every
+/// framing, `synth --varied`: the parser also searches whole frames), `--data` otherwise (dense
+/// pose only ever sees the crop around the person).
+fn stage_data(stage: Stage, args: &TrainArgs) -> &std::path::Path {
+    match (stage, &args.frame_data) {
+        (Stage::Parser, Some(frames)) => frames,
+        _ => &args.data,
+    }
+}
+
 /// `--phases E1,E2`, checked.
 fn phases(args: &TrainArgs) -> Result<Option<(f32, f32)>> {
     match args.phases.as_deref() {
@@ -52,7 +64,6 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     if let Some(v) = &args.vgg {
         eprintln!("--vgg {}: loading VGG-19 weights is not supported yet; the perceptual term stays off", v.display());
     }
-    let samples = Dataset::open(&args.data)?.len();
     let stages: Vec<Stage> = match args.stage {
         StageArg::All => Stage::ORDER.to_vec(),
         StageArg::Baselines => Stage::BASELINES.to_vec(),
@@ -61,7 +72,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let several = stages.len() > 1;
     let started = Instant::now();
     for &stage in &stages {
-        let config = stage_config(stage, args, samples)?;
+        let config = stage_config(stage, args)?;
         let dir = args.out.join(stage.name());
         if several && dir.join("summary.json").exists() {
             println!("{}: already trained in {}", stage.name(), dir.display());

@@ -118,13 +118,15 @@ impl Stage {
     }
 
     /// Iterations of the stage in the schedule of a preset, at its default batch and size:
-    /// `lite` is sized to run all seven stages in about 60 minutes on 2 CPU cores with
+    /// `lite` is sized to run all seven stages in about 70 minutes on 2 CPU cores with
     /// `--device libtorch` (about three times that on flex; training/README.md gives the
     /// measured time per stage). The teacher and the students get the most: they are what
     /// limits quality.
     pub fn default_iterations(self, preset: Preset) -> usize {
         let lite = match self {
-            Stage::Parser | Stage::Densepose => 400,
+            // The parser learns every framing (`synth --varied`), dense pose only the crop.
+            Stage::Parser => 1200,
+            Stage::Densepose => 400,
             Stage::TeacherParsing => 750,
             Stage::TeacherWarp => 500,
             Stage::StudentParsing => 450,
