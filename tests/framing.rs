@@ -178,3 +178,40 @@ fn a_cut_between_shots_starts_afresh() {
         assert!(cut[a.len() + k].frame == fresh[k].frame, "frame {k} after the cut differs from a fresh start");
     }
 }
+
+/// Mean RGB of `rgb` where `pick` holds.
+fn mean_colour(rgb: &[u8], pick: &[bool]) -> [f64; 3] {
+    let n = pick.iter().filter(|&&p| p).count().max(1) as f64;
+    let mut sum = [0.0; 3];
+    for (p, _) in rgb.chunks_exact(3).zip(pick).filter(|(_, k)| **k) {
+        (0..3).for_each(|c| sum[c] += p[c] as f64);
+    }
+    sum.map(|s| s / n)
+}
+
+#[test]
+fn a_reference_photo_in_any_framing_gives_its_garment() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Person A in a portrait frame; B, whose garment A tries on, small and off-centre in a
+    // landscape photo (a third of its height, walking: at a fifth of its width).
+    let portrait = World::new(192, 256, SEED_A).unwrap();
+    let a = portrait.sequence(1);
+    let frame = portrait.draw(&a.person, &portrait.tailor(&a.person.upper).unwrap()).unwrap();
+    let (bw, bh) = (640, 360);
+    let landscape = World::new(bw, bh, SEED_B).unwrap();
+    let b = landscape.sequence_framed(2, Framing { person_height: Some(0.33), walk: true });
+    let photo = landscape.draw(&b.person, &landscape.tailor(&b.person.upper).unwrap()).unwrap();
+    let r = tmp.path().join("reference.png");
+    image::RgbImage::from_raw(bw, bh, photo.rgb).unwrap().save(&r).unwrap();
+    // The truth: A wearing B's garment.
+    let truth = portrait.draw(&a.person, &portrait.tailor(&b.person.upper).unwrap()).unwrap();
+    let out = run_frames(&r, &[frame.rgb.clone()], 192, 256);
+    assert_eq!(out[0].passed_through, 0);
+    let garment: Vec<bool> = truth.cihp.iter().map(|&id| garment_training::data::cihp::group(id) == gstgarmenttransfer::contract::ParsingGroup::UpperGarment).collect();
+    let target = mean_colour(&truth.rgb, &garment);
+    let far = |c: [f64; 3]| (0..3).map(|i| (c[i] - target[i]).powi(2)).sum::<f64>().sqrt();
+    let (before, after) = (far(mean_colour(&frame.rgb, &garment)), far(mean_colour(&out[0].frame, &garment)));
+    println!("garment colour from the truth's: {before:.1} (input), {after:.1} (output)");
+    assert!(before > 30.0, "the two garments must differ in colour ({before:.1} apart)");
+    assert!(after < 0.5 * before, "garment colour {after:.1} from the truth's after, {before:.1} before");
+}
