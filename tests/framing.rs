@@ -77,9 +77,10 @@ fn person_box(cihp: &[u8], w: usize) -> [f64; 4] {
     b
 }
 
-/// Share of the pixels `out` changed from `input` that lie inside `b` (x0, y0, x1, y1) grown by
-/// `margin` pixels on every side: near 1 when the element dressed the person, not the background.
-fn changed_inside(input: &[u8], out: &[u8], w: usize, b: [f64; 4], margin: f64) -> f64 {
+/// Assert that at least 90% of the pixels `out` changed from `input` lie inside `b` (x0, y0, x1,
+/// y1) grown by a tenth of its height: the element dressed `who`, not the background.
+fn assert_changes_near(input: &[u8], out: &[u8], w: usize, b: [f64; 4], who: &str) {
+    let margin = 0.1 * (b[3] - b[1]);
     let (mut inside, mut all) = (0usize, 0usize);
     for (i, (p, q)) in input.chunks_exact(3).zip(out.chunks_exact(3)).enumerate() {
         if p.iter().zip(q).any(|(a, b)| a.abs_diff(*b) > 8) {
@@ -89,7 +90,8 @@ fn changed_inside(input: &[u8], out: &[u8], w: usize, b: [f64; 4], margin: f64) 
         }
     }
     assert!(all > 0, "nothing changed");
-    inside as f64 / all as f64
+    let share = inside as f64 / all as f64;
+    assert!(share > 0.9, "{:.0}% of the changed pixels are near {who} {b:?}", 100.0 * share);
 }
 
 #[test]
@@ -108,10 +110,7 @@ fn a_person_cut_by_the_frame_edge_is_dressed() {
     let shifted_parse: Vec<u8> = (0..(w * h) as usize).map(|i| parse[0][source(i)]).collect();
     let out = run_frames(&r, &[shifted.clone()], w, h);
     assert_eq!(out[0].passed_through, 0, "a person cut by the edge is still dressed");
-    // What changed is the person (a tenth of their height around them), not the background.
-    let person = person_box(&shifted_parse, w as usize);
-    let inside = changed_inside(&shifted, &out[0].frame, w as usize, person, 0.1 * (person[3] - person[1]));
-    assert!(inside > 0.9, "{:.0}% of the changed pixels are near the person {person:?}", 100.0 * inside);
+    assert_changes_near(&shifted, &out[0].frame, w as usize, person_box(&shifted_parse, w as usize), "the person");
 }
 
 #[test]
@@ -155,9 +154,7 @@ fn two_people_overlapping_are_followed_as_one_figure() {
     // One crop holds both: its middle lies between the two people's middles.
     let middle = crop[0] + crop[2] / 2.0;
     assert!(middle > figure[0] && middle < figure[2], "crop {crop:?}, figure {figure:?}");
-    // And what changed is the two people, not the background.
-    let inside = changed_inside(&both, &out[0].frame, w as usize, figure, 0.1 * (figure[3] - figure[1]));
-    assert!(inside > 0.9, "{:.0}% of the changed pixels are near the people {figure:?}", 100.0 * inside);
+    assert_changes_near(&both, &out[0].frame, w as usize, figure, "the two people");
 }
 
 #[test]
