@@ -176,16 +176,6 @@ fn a_cut_between_shots_starts_afresh() {
     }
 }
 
-/// Mean RGB of `rgb` where `pick` holds.
-fn mean_colour(rgb: &[u8], pick: &[bool]) -> [f64; 3] {
-    let n = pick.iter().filter(|&&p| p).count().max(1) as f64;
-    let mut sum = [0.0; 3];
-    for (p, _) in rgb.chunks_exact(3).zip(pick).filter(|(_, k)| **k) {
-        (0..3).for_each(|c| sum[c] += p[c] as f64);
-    }
-    sum.map(|s| s / n)
-}
-
 #[test]
 fn a_reference_photo_in_any_framing_gives_its_garment() {
     let tmp = tempfile::tempdir().unwrap();
@@ -205,9 +195,9 @@ fn a_reference_photo_in_any_framing_gives_its_garment() {
     let out = run_frames(&r, &[frame.rgb.clone()], 192, 256);
     assert_eq!(out[0].passed_through, 0);
     let garment: Vec<bool> = truth.cihp.iter().map(|&id| garment_training::data::cihp::group(id) == gstgarmenttransfer::contract::ParsingGroup::UpperGarment).collect();
-    let target = mean_colour(&truth.rgb, &garment);
-    let far = |c: [f64; 3]| (0..3).map(|i| (c[i] - target[i]).powi(2)).sum::<f64>().sqrt();
-    let (before, after) = (far(mean_colour(&frame.rgb, &garment)), far(mean_colour(&out[0].frame, &garment)));
+    let target = common::mean_colour(&truth.rgb, &garment);
+    let far = |img: &[u8]| common::distance(common::mean_colour(img, &garment), target);
+    let (before, after) = (far(&frame.rgb), far(&out[0].frame));
     println!("garment colour from the truth's: {before:.1} (input), {after:.1} (output)");
     assert!(before > 30.0, "the two garments must differ in colour ({before:.1} apart)");
     assert!(after < 0.5 * before, "garment colour {after:.1} from the truth's after, {before:.1} before");

@@ -59,21 +59,6 @@ fn mean_abs(a: &[u8], b: &[u8], pick: &[bool]) -> f64 {
     sum / n.max(1) as f64
 }
 
-fn mean_colour(img: &[u8], pick: &[bool]) -> [f64; 3] {
-    let mut sum = [0.0; 3];
-    let n = pick.iter().filter(|&&p| p).count().max(1) as f64;
-    for (i, _) in pick.iter().enumerate().filter(|(_, p)| **p) {
-        for c in 0..3 {
-            sum[c] += img[i * 3 + c] as f64;
-        }
-    }
-    sum.map(|s| s / n)
-}
-
-fn distance(a: [f64; 3], b: [f64; 3]) -> f64 {
-    (0..3).map(|c| (a[c] - b[c]).powi(2)).sum::<f64>().sqrt()
-}
-
 /// What one held-out sequence measured, summed over its frames.
 #[derive(Default)]
 struct Sums {
@@ -83,6 +68,17 @@ struct Sums {
     garment_out: f64,
     garment_paste: f64,
     kept: f64,
+}
+
+impl Sums {
+    fn add(&mut self, m: &Sums) {
+        self.colour_in += m.colour_in;
+        self.colour_out += m.colour_out;
+        self.garment_in += m.garment_in;
+        self.garment_out += m.garment_out;
+        self.garment_paste += m.garment_paste;
+        self.kept = self.kept.max(m.kept);
+    }
 }
 
 /// Run the held-out sequence of `seed` through a real pipeline, and the affine-paste baseline
@@ -129,9 +125,9 @@ fn dress(models: &Path, seed: u64) -> Sums {
         let (before, after) = (groups(&input.cihp), groups(&truth.cihp));
         // The new garment region: the true transfer's upper garment.
         let garment: Vec<bool> = after.iter().map(|&g| g == ParsingGroup::UpperGarment).collect();
-        let true_colour = mean_colour(&truth.rgb, &garment);
-        m.colour_in += distance(mean_colour(&input.rgb, &garment), true_colour);
-        m.colour_out += distance(mean_colour(&out, &garment), true_colour);
+        let true_colour = common::mean_colour(&truth.rgb, &garment);
+        m.colour_in += common::distance(common::mean_colour(&input.rgb, &garment), true_colour);
+        m.colour_out += common::distance(common::mean_colour(&out, &garment), true_colour);
         m.garment_in += mean_abs(&input.rgb, &truth.rgb, &garment);
         m.garment_out += mean_abs(&out, &truth.rgb, &garment);
         let mut pasted = input.rgb.clone();
@@ -166,9 +162,7 @@ fn shipped_models_dress_held_out_sequences_in_the_reference_garment() {
              (output), {:.1} (affine paste); face, hair, legs, background: at most {:.2} from the input",
             m.colour_in / n, m.colour_out / n, m.garment_in / n, m.garment_out / n, m.garment_paste / n, m.kept
         );
-        (all.colour_in, all.colour_out) = (all.colour_in + m.colour_in, all.colour_out + m.colour_out);
-        (all.garment_in, all.garment_out, all.garment_paste) = (all.garment_in + m.garment_in, all.garment_out + m.garment_out, all.garment_paste + m.garment_paste);
-        all.kept = all.kept.max(m.kept);
+        all.add(&m);
     }
     let n = (FRAMES * HELD_OUT_SEEDS.len()) as f64;
     let (colour_in, colour_out) = (all.colour_in / n, all.colour_out / n);

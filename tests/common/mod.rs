@@ -268,3 +268,20 @@ pub fn process_usage() -> (u64, usize, usize) {
     let count = |d: &str| std::fs::read_dir(d).map(|e| e.count()).unwrap_or(0);
     (rss, count("/proc/self/task"), count("/proc/self/fd"))
 }
+
+/// Mean RGB of packed `img` where `pick` holds.
+pub fn mean_colour(img: &[u8], pick: &[bool]) -> [f64; 3] {
+    let mut sum = [0.0; 3];
+    let n = pick.iter().filter(|&&p| p).count().max(1) as f64;
+    for (i, _) in pick.iter().enumerate().filter(|(_, p)| **p) {
+        for c in 0..3 {
+            sum[c] += img[i * 3 + c] as f64;
+        }
+    }
+    sum.map(|s| s / n)
+}
+
+/// Euclidean distance of two colours.
+pub fn distance(a: [f64; 3], b: [f64; 3]) -> f64 {
+    (0..3).map(|c| (a[c] - b[c]).powi(2)).sum::<f64>().sqrt()
+}

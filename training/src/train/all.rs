@@ -15,10 +15,9 @@ use crate::onnx::export_models;
 
 /// The configuration of `stage` under the command line's arguments: the stage's defaults
 /// (`config`) where an argument is not given.
-pub fn stage_config(stage: Stage, args: &TrainArgs) -> Result<TrainConfig> {
-    let data = stage_data(stage, args);
-    let samples = Dataset::open(data)?.len();
-    let mut c = TrainConfig::new(stage, args.preset, data.to_path_buf(), samples);
+/// `samples`: how many the stage's dataset (`stage_data`) holds.
+pub fn stage_config(stage: Stage, args: &TrainArgs, samples: usize) -> Result<TrainConfig> {
+    let mut c = TrainConfig::new(stage, args.preset, stage_data(stage, args).to_path_buf(), samples);
     if let Some((w, h)) = args.size {
         (c.width, c.height) = (w as usize, h as usize);
     }
@@ -64,6 +63,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     if let Some(v) = &args.vgg {
         eprintln!("--vgg {}: loading VGG-19 weights is not supported yet; the perceptual term stays off", v.display());
     }
+    // Each dataset indexed once (and its bad samples reported once), not once per stage.
+    let samples = Dataset::open(&args.data)?.len();
+    let frame_samples = match &args.frame_data {
+        Some(dir) => Dataset::open(dir)?.len(),
+        None => samples,
+    };
     let stages: Vec<Stage> = match args.stage {
         StageArg::All => Stage::ORDER.to_vec(),
         StageArg::Baselines => Stage::BASELINES.to_vec(),
@@ -72,7 +77,8 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let several = stages.len() > 1;
     let started = Instant::now();
     for &stage in &stages {
-        let config = stage_config(stage, args)?;
+        let n = if stage_data(stage, args) == args.data.as_path() { samples } else { frame_samples };
+        let config = stage_config(stage, args, n)?;
         let dir = args.out.join(stage.name());
         if several && dir.join("summary.json").exists() {
             println!("{}: already trained in {}", stage.name(), dir.display());
