@@ -26,6 +26,10 @@ pub struct Manifest {
     pub opset: i64,
     /// Width preset of the networks.
     pub preset: String,
+    /// What the networks compute in between their float32 inputs and outputs: `fp32`, or
+    /// `fp16` (`garment-train export --precision fp16`, for GPUs).
+    #[serde(default = "fp32")]
+    pub precision: String,
     /// True when the weights are random (plumbing, not results).
     pub untrained: bool,
     pub conventions: Conventions,
@@ -34,6 +38,10 @@ pub struct Manifest {
     /// transfers (and the baselines'), with the data they were measured on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluation: Option<serde_json::Value>,
+}
+
+fn fp32() -> String {
+    "fp32".into()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

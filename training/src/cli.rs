@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::nn::Preset;
+use crate::onnx::Precision;
 use crate::train::Stage;
 use crate::train::config;
 
@@ -163,6 +164,11 @@ pub struct ExportArgs {
     /// --weights-from].
     #[arg(long, value_parser = parse_size)]
     pub size: Option<(u32, u32)>,
+    /// What the networks compute in: fp16 casts after the inputs and before the outputs (the
+    /// files keep the contract's float32 tensors) and keeps GridSample in fp32. For the CUDA
+    /// provider; on the CPU ONNX Runtime casts around every node and runs slower.
+    #[arg(long, value_enum, default_value = "fp32")]
+    pub precision: Precision,
 }
 
 /// Arguments of `train`.

@@ -163,3 +163,54 @@ fn weights_read_back_from_an_export_export_to_the_same_bytes() {
     let err = import::load(&a, &device).err().unwrap().to_string();
     assert!(err.contains("parser.onnx") && err.contains("lite"), "{err}");
 }
+
+/// `export --precision fp16`: the contract's float32 tensors outside, float16 weights inside
+/// (half the bytes), GridSample fed float32, outputs within half precision's error of the fp32
+/// file's; its weights are not read back as training results.
+#[test]
+fn an_fp16_export_computes_the_fp32_outputs_to_half_precision() {
+    use garment_training::onnx::check::run_model;
+    use garment_training::onnx::proto::{ModelProto, data_type};
+    use garment_training::onnx::{Precision, export_models_in, import};
+    use prost::Message;
+
+    let device = default_device();
+    let nets = InferenceNets::untrained(Preset::Tiny, &device);
+    let (full, half) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = export_models(&nets, Preset::Tiny, 64, 64, full.path(), None).unwrap();
+    let b = export_models_in(Precision::Fp16, &nets, Preset::Tiny, 64, 64, half.path(), None).unwrap();
+    assert_eq!((a.precision.as_str(), b.precision.as_str()), ("fp32", "fp16"));
+    assert_eq!(Manifest::read(half.path()).unwrap(), b);
+    for spec in MODELS {
+        let (x, y) = (a.load_model(full.path(), &spec).unwrap(), b.load_model(half.path(), &spec).unwrap());
+        let graph = ModelProto::decode(&y[..]).unwrap().graph.unwrap();
+        let weight_bytes = |bytes: &[u8], ty: i32| -> usize {
+            let g = ModelProto::decode(bytes).unwrap().graph.unwrap();
+            g.initializer.iter().filter(|t| t.data_type == ty).map(|t| t.raw_data.len()).sum()
+        };
+        assert_eq!(weight_bytes(&y, data_type::FLOAT), 0, "{}: float32 weights left", spec.name);
+        assert_eq!(2 * weight_bytes(&y, data_type::FLOAT16), weight_bytes(&x, data_type::FLOAT), "{}", spec.name);
+        let cast_to = |name: &str| {
+            graph.node.iter().find(|n| n.output.iter().any(|o| o == name)).filter(|n| n.op_type == "Cast").map(|n| n.attribute[0].i)
+        };
+        for n in graph.node.iter().filter(|n| n.op_type == "GridSample") {
+            for i in &n.input {
+                assert_eq!(cast_to(i), Some(data_type::FLOAT as i64), "{}: GridSample input {i} is not cast to float32", spec.name);
+            }
+        }
+        let inputs = random_inputs(spec, 64, 64);
+        let (want, got) = (run_model(&x, spec, &inputs).unwrap(), run_model(&y, spec, &inputs).unwrap());
+        for ((w, g), port) in want.iter().zip(&got).zip(spec.outputs) {
+            let scale = w.iter().fold(0f32, |m, v| m.max(v.abs())).max(1.0);
+            // The warp's two sampled outputs read its inputs, white noise here, at positions
+            // the flow puts a thousandth of the grid off: neighbouring samples differ by up to
+            // 2, so the sampled values move by a few hundredths (0.018 measured) while the
+            // flow itself stays within half precision's error.
+            let bound = if matches!(port.name, "warped_garment" | "warped_mask") { 5e-2 } else { 1e-2 } * scale;
+            let diff = max_abs_diff(w, g);
+            assert!(diff > 0.0 && diff <= bound, "{}.{}: fp16 differs by {diff} (bound {bound})", spec.name, port.name);
+        }
+    }
+    let err = import::load(half.path(), &device).err().expect("fp16 weights are not read back").to_string();
+    assert!(err.contains("fp16") && err.contains("manifest.json"), "{err}");
+}

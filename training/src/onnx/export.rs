@@ -13,6 +13,7 @@ use super::proto::{
     Dimension, GraphProto, ModelProto, OperatorSetIdProto, TensorShapeProto, TypeProto, TypeProtoTensor, ValueInfoProto,
     data_type, dimension,
 };
+use super::fp16::{Precision, to_fp16};
 use super::trace::{TraceError, Tracer, Value};
 use crate::nn::Preset;
 use crate::nn::network::Network;
@@ -144,11 +145,27 @@ pub fn export_models(
     dir: &Path,
     training: Option<&BTreeMap<String, serde_json::Value>>,
 ) -> Result<Manifest, ExportError> {
+    export_models_in(Precision::Fp32, nets, preset, h, w, dir, training)
+}
+
+/// `export_models` computing in `precision`.
+pub fn export_models_in(
+    precision: Precision,
+    nets: &InferenceNets,
+    preset: Preset,
+    h: usize,
+    w: usize,
+    dir: &Path,
+    training: Option<&BTreeMap<String, serde_json::Value>>,
+) -> Result<Manifest, ExportError> {
     std::fs::create_dir_all(dir).map_err(|source| ExportError::Io { path: dir.to_path_buf(), source })?;
     let mut models = BTreeMap::new();
     for net in &nets.nets {
         let spec = net.spec();
-        let exported = export(net, h, w)?;
+        let mut exported = export(net, h, w)?;
+        if precision == Precision::Fp16 {
+            to_fp16(&mut exported.model);
+        }
         let bytes = exported.bytes();
         let path = dir.join(spec.file);
         std::fs::write(&path, &bytes).map_err(|source| ExportError::Io { path: path.clone(), source })?;
@@ -173,6 +190,7 @@ pub fn export_models(
         ir_version: IR_VERSION,
         opset: OPSET,
         preset: preset.name().into(),
+        precision: precision.name().into(),
         untrained: training.is_none_or(|t| t.len() < contract::MODELS.len()),
         conventions: Conventions::default(),
         models,

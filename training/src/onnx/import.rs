@@ -54,6 +54,13 @@ pub fn load(
         file: dir.join("manifest.json"),
         why: format!("preset '{}' is not one of this exporter's", manifest.preset),
     })?;
+    // Half-precision weights lost what training found; the fp32 folder they came from has it.
+    if manifest.precision != "fp32" {
+        return Err(ImportError::Mismatch {
+            file: dir.join("manifest.json"),
+            why: format!("the weights are {}; read them from the fp32 folder they were exported from", manifest.precision),
+        });
+    }
     let untrained = InferenceNets::untrained(preset, device);
     let mut nets = Vec::with_capacity(untrained.nets.len());
     for net in untrained.nets {

@@ -4,8 +4,10 @@
 pub mod check;
 pub mod export;
 pub mod folder;
+pub mod fp16;
 pub mod import;
 pub mod proto;
 pub mod trace;
 
-pub use export::{ExportError, Exported, InferenceNets, export_models};
+pub use export::{ExportError, Exported, InferenceNets, export_models, export_models_in};
+pub use fp16::Precision;
