@@ -13,7 +13,7 @@ use super::proto::node_count;
 use super::{InferenceNets, Precision, export_models_in, import};
 use crate::cli::ExportArgs;
 use crate::nn::default_device;
-use crate::train::checkpoint::with_checkpoints;
+use crate::train::checkpoint::{model_file, with_checkpoints};
 use crate::train::trained_networks;
 
 /// Run the `export` subcommand.
@@ -55,7 +55,7 @@ pub fn run(args: &ExportArgs) -> Result<()> {
 /// others as `FROM` has them (weights and provenance), at `FROM`'s preset and size.
 pub fn retrained(from: &Path, run: &Path, out: &Path, precision: Precision) -> Result<()> {
     let device = default_device();
-    let (mut nets, preset, source) = import::load(from, &device)?;
+    let (mut nets, preset, source) = import::load_except(from, &device, &|name| model_file(run, name).exists())?;
     let mut training = import::provenance(&source);
     let replaced = with_checkpoints(&mut nets, &mut training, preset, run, &device)?;
     let manifest = export_models_in(precision, &nets, preset, source.height, source.width, out, Some(&training))?;

@@ -49,6 +49,16 @@ pub fn load(
     dir: &Path,
     device: &burn::tensor::Device,
 ) -> Result<(InferenceNets, Preset, Manifest), ImportError> {
+    load_except(dir, device, &|_| false)
+}
+
+/// `load`, leaving the networks `replaced` names untrained and their files unread: a run about to
+/// replace them may have trained another width of them.
+pub fn load_except(
+    dir: &Path,
+    device: &burn::tensor::Device,
+    replaced: &dyn Fn(&str) -> bool,
+) -> Result<(InferenceNets, Preset, Manifest), ImportError> {
     let manifest = Manifest::read(dir)?;
     let preset = <Preset as clap::ValueEnum>::from_str(&manifest.preset, true).map_err(|_| ImportError::Mismatch {
         file: dir.join("manifest.json"),
@@ -65,6 +75,10 @@ pub fn load(
     let mut nets = Vec::with_capacity(untrained.nets.len());
     for net in untrained.nets {
         let spec = net.spec();
+        if replaced(spec.name) {
+            nets.push(net);
+            continue;
+        }
         let file = dir.join(spec.file);
         let mismatch = |why: String| ImportError::Mismatch {
             file: file.clone(),
