@@ -93,7 +93,7 @@ fn nodes(dir: &Path) -> Vec<(&'static str, usize)> {
 fn sliced_copy(dir: &Path, out: &Path) -> PathBuf {
     let device = garment_training::nn::default_device();
     let (nets, preset, manifest) = garment_training::onnx::import::load(dir, &device).unwrap();
-    garment_training::onnx::export_models(&nets, preset, manifest.height, manifest.width, out, None).unwrap();
+    garment_training::onnx::export_models(&nets, preset, garment_training::onnx::Precision::Fp32, manifest.height, manifest.width, out, None).unwrap();
     let warp = nets.nets.iter().find(|n| n.spec().name == "warp").unwrap();
     let sliced = garment_training::onnx::export::export_sliced(warp, manifest.height, manifest.width).unwrap().bytes();
     std::fs::write(out.join("warp.onnx"), &sliced).unwrap();
@@ -191,7 +191,7 @@ fn main() {
             let mut nets = garment_training::onnx::InferenceNets::untrained(preset, &device);
             common::all_garment_parser(&mut nets);
             let dir = tmp.path().join("models");
-            garment_training::onnx::export_models(&nets, preset, 256, 192, &dir, None).unwrap();
+            garment_training::onnx::export_models(&nets, preset, garment_training::onnx::Precision::Fp32, 256, 192, &dir, None).unwrap();
             dir
         }
         (None, None) => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models"),

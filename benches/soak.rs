@@ -48,7 +48,7 @@ fn main() {
     let device = garment_training::nn::default_device();
     let mut nets = garment_training::onnx::InferenceNets::untrained(garment_training::nn::Preset::Tiny, &device);
     common::all_garment_parser(&mut nets);
-    garment_training::onnx::export_models(&nets, garment_training::nn::Preset::Tiny, MODEL_H, MODEL_W, tmp.path(), None).unwrap();
+    garment_training::onnx::export_models(&nets, garment_training::nn::Preset::Tiny, garment_training::onnx::Precision::Fp32, MODEL_H, MODEL_W, tmp.path(), None).unwrap();
     let references = [common::person_png(tmp.path(), "a.png", 1), common::person_png(tmp.path(), "b.png", 2)];
     let pipeline = common::launch(&format!(
         "appsrc name=src format=time block=true max-buffers=2 ! videoconvert ! \

@@ -11,7 +11,7 @@ use burn::module::Param;
 use burn::tensor::{Tensor, TensorData};
 use garment_training::nn::network::Network;
 use garment_training::nn::{Preset, default_device};
-use garment_training::onnx::{InferenceNets, export_models};
+use garment_training::onnx::{InferenceNets, Precision, export_models};
 use gst::prelude::*;
 
 /// Model resolution of the test models (tiny networks, small inputs: fast on a CPU).
@@ -45,7 +45,7 @@ pub fn models(dir: &Path, verdict: ParserVerdict) -> PathBuf {
         ParserVerdict::Nobody => constant_parser(&mut nets, 0),
         ParserVerdict::AllGarment => all_garment_parser(&mut nets),
     }
-    export_models(&nets, Preset::Tiny, H, W, dir, None).expect("export the test models");
+    export_models(&nets, Preset::Tiny, Precision::Fp32, H, W, dir, None).expect("export the test models");
     dir.to_path_buf()
 }
 

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use crate::data::{Dataset, cihp};
 use crate::nn::default_device;
-use crate::onnx::export_models;
+use crate::onnx::{Precision, export_models};
 use crate::nn::network::Network;
 use crate::train::Stage;
 use crate::train::checkpoint;
@@ -288,7 +288,7 @@ pub fn evaluate_baselines(models: &Path, run: Option<&Path>, data: &Path, limit:
             *net = student.clone();
         }
         let dir = run.join("baseline_models").join(key);
-        export_models(&nets, preset, manifest.height, manifest.width, &dir, Some(&training))?;
+        export_models(&nets, preset, Precision::Fp32, manifest.height, manifest.width, &dir, Some(&training))?;
         out.insert(key.to_string(), evaluate(&dir, data, limit, Variant::Element)?);
     }
     Ok(out)

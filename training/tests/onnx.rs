@@ -8,7 +8,7 @@ use garment_training::nn::network::Network;
 use garment_training::nn::{Preset, default_device};
 use garment_training::onnx::check::{max_abs_diff, random_inputs, run_onnx, to_array, to_tensor};
 use garment_training::onnx::export::export;
-use garment_training::onnx::{InferenceNets, export_models};
+use garment_training::onnx::{InferenceNets, Precision, export_models};
 use gstgarmenttransfer::contract::MODELS;
 use gstgarmenttransfer::manifest::Manifest;
 use ndarray::Array4;
@@ -67,7 +67,7 @@ fn exported_files_load_and_the_manifest_says_what_onnx_runtime_sees() {
     let tmp = tempfile::tempdir().unwrap();
     let device = default_device();
     let nets = InferenceNets::untrained(Preset::Tiny, &device);
-    let manifest = export_models(&nets, Preset::Tiny, 64, 64, tmp.path(), None).unwrap();
+    let manifest = export_models(&nets, Preset::Tiny, Precision::Fp32, 64, 64, tmp.path(), None).unwrap();
     assert!(manifest.untrained);
     let read = Manifest::read(tmp.path()).unwrap();
     assert_eq!(read, manifest);
@@ -90,7 +90,7 @@ fn exported_files_load_and_the_manifest_says_what_onnx_runtime_sees() {
 fn a_tampered_model_fails_its_checksum_naming_the_file() {
     let tmp = tempfile::tempdir().unwrap();
     let nets = InferenceNets::untrained(Preset::Tiny, &default_device());
-    let manifest = export_models(&nets, Preset::Tiny, 64, 64, tmp.path(), None).unwrap();
+    let manifest = export_models(&nets, Preset::Tiny, Precision::Fp32, 64, 64, tmp.path(), None).unwrap();
     let path = tmp.path().join("warp.onnx");
     let mut bytes = std::fs::read(&path).unwrap();
     let n = bytes.len();
@@ -148,10 +148,10 @@ fn weights_read_back_from_an_export_export_to_the_same_bytes() {
     let device = default_device();
     let mut nets = InferenceNets::untrained(Preset::Tiny, &device);
     nets.nets = nets.nets.into_iter().map(|n| n.map(&mut Perturb)).collect();
-    export_models(&nets, Preset::Tiny, 64, 64, &a, None).unwrap();
+    export_models(&nets, Preset::Tiny, Precision::Fp32, 64, 64, &a, None).unwrap();
     let (back, preset, _) = import::load(&a, &device).unwrap();
     assert_eq!(preset, Preset::Tiny);
-    export_models(&back, preset, 64, 64, &b, None).unwrap();
+    export_models(&back, preset, Precision::Fp32, 64, 64, &b, None).unwrap();
     for spec in MODELS {
         assert!(std::fs::read(a.join(spec.file)).unwrap() == std::fs::read(b.join(spec.file)).unwrap(), "{}", spec.file);
     }
@@ -171,14 +171,14 @@ fn weights_read_back_from_an_export_export_to_the_same_bytes() {
 fn an_fp16_export_computes_the_fp32_outputs_to_half_precision() {
     use garment_training::onnx::check::run_model;
     use garment_training::onnx::proto::{ModelProto, data_type};
-    use garment_training::onnx::{Precision, export_models_in, import};
+    use garment_training::onnx::import;
     use prost::Message;
 
     let device = default_device();
     let nets = InferenceNets::untrained(Preset::Tiny, &device);
     let (full, half) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = export_models(&nets, Preset::Tiny, 64, 64, full.path(), None).unwrap();
-    let b = export_models_in(Precision::Fp16, &nets, Preset::Tiny, 64, 64, half.path(), None).unwrap();
+    let a = export_models(&nets, Preset::Tiny, Precision::Fp32, 64, 64, full.path(), None).unwrap();
+    let b = export_models(&nets, Preset::Tiny, Precision::Fp16, 64, 64, half.path(), None).unwrap();
     assert_eq!((a.precision.as_str(), b.precision.as_str()), ("fp32", "fp16"));
     assert_eq!(Manifest::read(half.path()).unwrap(), b);
     for spec in MODELS {

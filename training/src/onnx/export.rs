@@ -135,24 +135,12 @@ impl InferenceNets {
     }
 }
 
-/// Export the five networks into `dir` at `h` x `w` and write `manifest.json`. `training` is
-/// the provenance per model (`None`: untrained).
+/// Export the five networks into `dir` at `h` x `w`, computing in `precision`, and write
+/// `manifest.json`. `training` is the provenance per model (`None`: untrained).
 pub fn export_models(
     nets: &InferenceNets,
     preset: Preset,
-    h: usize,
-    w: usize,
-    dir: &Path,
-    training: Option<&BTreeMap<String, serde_json::Value>>,
-) -> Result<Manifest, ExportError> {
-    export_models_in(Precision::Fp32, nets, preset, h, w, dir, training)
-}
-
-/// `export_models` computing in `precision`.
-pub fn export_models_in(
     precision: Precision,
-    nets: &InferenceNets,
-    preset: Preset,
     h: usize,
     w: usize,
     dir: &Path,

@@ -10,7 +10,7 @@ use gstgarmenttransfer::runtime::cpu_session;
 
 use super::check::compare_models;
 use super::proto::node_count;
-use super::{InferenceNets, Precision, export_models_in, import};
+use super::{InferenceNets, Precision, export_models, import};
 use crate::cli::ExportArgs;
 use crate::nn::default_device;
 use crate::train::checkpoint::{model_file, with_checkpoints};
@@ -36,7 +36,7 @@ pub fn run(args: &ExportArgs) -> Result<()> {
             println!("{}: {how}", spec.name);
         }
     }
-    let manifest = export_models_in(args.precision, &nets, preset, h, w, out, args.checkpoints.as_ref().map(|_| &training))?;
+    let manifest = export_models(&nets, preset, args.precision, h, w, out, args.checkpoints.as_ref().map(|_| &training))?;
     for spec in MODELS {
         cpu_session(&manifest.load_model(out, &spec)?, spec.file, 1)?;
     }
@@ -58,7 +58,7 @@ pub fn retrained(from: &Path, run: &Path, out: &Path, precision: Precision) -> R
     let (mut nets, preset, source) = import::load_except(from, &device, &|name| model_file(run, name).exists())?;
     let mut training = import::provenance(&source);
     let replaced = with_checkpoints(&mut nets, &mut training, preset, run, &device)?;
-    let manifest = export_models_in(precision, &nets, preset, source.height, source.width, out, Some(&training))?;
+    let manifest = export_models(&nets, preset, precision, source.height, source.width, out, Some(&training))?;
     for spec in MODELS {
         cpu_session(&manifest.load_model(out, &spec)?, spec.file, 1)?;
         let whence = if replaced.contains(&spec.name) { run.display().to_string() } else { from.display().to_string() };
@@ -77,7 +77,7 @@ pub fn reexport(from: &Path, out: &Path, size: Option<(u32, u32)>, precision: Pr
     let same_size = (w, h) == (source.width, source.height);
     let training = import::provenance(&source);
     let same_precision = precision.name() == source.precision;
-    let mut manifest = export_models_in(precision, &nets, preset, h, w, out, (!source.untrained).then_some(&training))?;
+    let mut manifest = export_models(&nets, preset, precision, h, w, out, (!source.untrained).then_some(&training))?;
     for spec in MODELS {
         let new = manifest.load_model(out, &spec)?;
         if same_size {

@@ -9,5 +9,5 @@ pub mod import;
 pub mod proto;
 pub mod trace;
 
-pub use export::{ExportError, Exported, InferenceNets, export_models, export_models_in};
+pub use export::{ExportError, Exported, InferenceNets, export_models};
 pub use fp16::Precision;

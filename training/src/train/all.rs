@@ -11,7 +11,7 @@ use super::{train, trained_networks};
 use crate::cli::{StageArg, TrainArgs};
 use crate::data::Dataset;
 use crate::nn::default_device;
-use crate::onnx::export_models;
+use crate::onnx::{Precision, export_models};
 
 /// The configuration of `stage` under the command line's arguments: the stage's defaults
 /// (`config`) where an argument is not given.
@@ -91,7 +91,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     if matches!(args.stage, StageArg::All) {
         let (w, h) = args.size.unwrap_or(args.preset.default_size());
         let (nets, training) = trained_networks(args.preset, &args.out, &default_device())?;
-        let manifest = export_models(&nets, args.preset, h as usize, w as usize, &args.models, Some(&training))?;
+        let manifest = export_models(&nets, args.preset, Precision::Fp32, h as usize, w as usize, &args.models, Some(&training))?;
         println!(
             "all stages in {:.0} s; exported {} models to {} ({})",
             started.elapsed().as_secs_f64(),
