@@ -1,7 +1,6 @@
 //! Following the person, in a real pipeline with the shipped models on synthetic frames: a
 //! person at the frame's edge, a person too small to dress, two people overlapping, and a cut
-//! between shots. Each has a
-//! defined outcome, read from what comes out and from `stats`.
+//! between shots. Each has a defined outcome, read from what comes out and from `stats`.
 
 mod common;
 

@@ -26,44 +26,9 @@ impl Precision {
     }
 }
 
-/// The nearest float16 to `x` (ties to even), as its bits. Out-of-range values become infinity,
-/// values below float16's smallest subnormal become (signed) zero.
+/// The nearest float16 to `x` (ties to even), as its bits.
 pub fn f16_bits(x: f32) -> u16 {
-    let bits = x.to_bits();
-    let sign = ((bits >> 16) & 0x8000) as u16;
-    let exp = ((bits >> 23) & 0xff) as i32;
-    let man = bits & 0x7f_ffff;
-    if exp == 0xff {
-        // Infinity stays infinity, NaN stays a (quiet) NaN.
-        return sign | 0x7c00 | if man != 0 { 0x200 } else { 0 };
-    }
-    let e = exp - 127 + 15;
-    if e >= 0x1f {
-        return sign | 0x7c00;
-    }
-    if e <= 0 {
-        // Subnormal (or zero): shift the mantissa, with its implicit bit, into place.
-        if e < -10 {
-            return sign;
-        }
-        let m = man | 0x80_0000;
-        let shift = (14 - e) as u32;
-        let half = 1u32 << (shift - 1);
-        let rest = m & ((1u32 << shift) - 1);
-        let mut out = (m >> shift) as u16;
-        if rest > half || (rest == half && out & 1 == 1) {
-            out += 1;
-        }
-        return sign | out;
-    }
-    let rest = man & 0x1fff;
-    let mut out = ((e as u32) << 10 | (man >> 13)) as u16;
-    // Rounding may carry into the exponent, and from the largest finite value to infinity: both
-    // are the right answer.
-    if rest > 0x1000 || (rest == 0x1000 && out & 1 == 1) {
-        out += 1;
-    }
-    sign | out
+    half::f16::from_f32(x).to_bits()
 }
 
 fn cast(input: &str, output: &str, to: i32) -> NodeProto {
