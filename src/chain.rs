@@ -456,7 +456,7 @@ impl Front {
         t = self.stats.record(Stage::Densepose, t, self.models.take_runs());
 
         let inputs = transfer_parsing_inputs(&parsing, &pose, reference, h, w);
-        let mut transfer = self.models.run(&TRANSFER_PARSING, &inputs.each_ref().map(|a| a.view()))?.swap_remove(0);
+        let mut transfer = self.models.run_with_reference(&TRANSFER_PARSING, &inputs.each_ref().map(|a| a.view()), reference.id)?.swap_remove(0);
         if smooth {
             softmax(&mut transfer);
             self.history.blend(Map::TransferParsing, &mut transfer);
@@ -512,7 +512,7 @@ impl Back {
             let (mask, flow) = affine_paste(&reference.garment_mask, &inputs[3].to_owned());
             Warped { mask, flow }
         } else {
-            Warped::of(self.models.run(&WARP, &inputs.each_ref().map(|a| a.view()))?)
+            Warped::of(self.models.run_with_reference(&WARP, &inputs.each_ref().map(|a| a.view()), reference.id)?)
         };
         if d.restarted {
             self.history.reset();

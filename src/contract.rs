@@ -169,6 +169,12 @@ pub const REGROWTH: ModelSpec = ModelSpec {
     outputs: &[port("regrown_skin", 3)],
 };
 
+/// The inputs (model, port) that hold the reference person B: the same for every frame of a
+/// reference, so the element hands them to ONNX Runtime once per reference (on the sessions'
+/// device), not once per frame.
+pub const REFERENCE_INPUTS: [(&str, &str); 4] =
+    [("transfer_parsing", "garment_mask"), ("warp", "garment"), ("warp", "garment_mask"), ("warp", "source_pose")];
+
 /// The five models in the order a frame runs them.
 pub const MODELS: [ModelSpec; 5] = [PARSER, DENSEPOSE, TRANSFER_PARSING, WARP, REGROWTH];
 

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use ndarray::{Array4, ArrayView4};
 use ort::session::Session;
 
-use crate::contract::{MODELS, ModelSpec};
+use crate::contract::{MODELS, ModelSpec, REFERENCE_INPUTS};
 use crate::manifest::{Manifest, ManifestError};
 
-use crate::runtime::{RuntimeError, run, session_builder, with_log};
+use crate::runtime::{Feed, RuntimeError, hold, run, session_builder, with_log};
 
 /// Where the models run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -53,8 +53,22 @@ pub struct Models {
     pub provider: ProviderChoice,
     /// The sessions opened, by contract name (a reference's front end opens only two).
     sessions: Vec<(&'static str, Session)>,
+    /// The CUDA device the sessions run on; none: the CPU.
+    cuda: Option<i32>,
+    /// The reference's inputs as ONNX Runtime holds them (`REFERENCE_INPUTS`).
+    held: Held,
     /// What the runs since the last `take_runs` cost.
     runs: Runs,
+}
+
+/// The inputs of one reference that the sessions were handed once and are fed again on every
+/// frame: on CUDA they stay on the device, so a frame uploads only what is its own.
+#[derive(Default)]
+struct Held {
+    /// `Reference::id` of the reference they hold.
+    reference: Option<u64>,
+    /// (model, input index, value).
+    values: Vec<(&'static str, usize, ort::value::DynValue)>,
 }
 
 /// Session runs and their cost: time inside ONNX Runtime and the bytes handed in and taken out
@@ -147,14 +161,30 @@ impl Models {
             sessions.push((spec.name, session));
         }
         let name = if cuda.is_some() { "CUDA" } else { "CPU" };
-        Ok(Models { dir: files.dir.clone(), manifest: files.manifest.clone(), provider: ProviderChoice { name, fallback: None }, sessions, runs: Runs::default() })
+        Ok(Models {
+            dir: files.dir.clone(),
+            manifest: files.manifest.clone(),
+            provider: ProviderChoice { name, fallback: None },
+            sessions,
+            cuda,
+            held: Held::default(),
+            runs: Runs::default(),
+        })
     }
 
     /// Split into the sessions of `specs` and the rest (the halves of a chain that keeps two
     /// frames in flight run on two threads).
     pub fn split(self, specs: &[ModelSpec]) -> (Models, Models) {
         let (these, rest) = self.sessions.into_iter().partition(|(name, _)| specs.iter().any(|s| s.name == *name));
-        let half = |sessions| Models { dir: self.dir.clone(), manifest: self.manifest.clone(), provider: self.provider.clone(), sessions, runs: Runs::default() };
+        let half = |sessions| Models {
+            dir: self.dir.clone(),
+            manifest: self.manifest.clone(),
+            provider: self.provider.clone(),
+            sessions,
+            cuda: self.cuda,
+            held: Held::default(),
+            runs: Runs::default(),
+        };
         (half(these), half(rest))
     }
 
@@ -171,16 +201,49 @@ impl Models {
 
     /// Run model `spec` on `inputs` (in the contract's order); outputs in the contract's order.
     pub fn run(&mut self, spec: &ModelSpec, inputs: &[ArrayView4<f32>]) -> Result<Vec<Array4<f32>>, ModelError> {
+        self.run_fed(spec, inputs, None)
+    }
+
+    /// `run` on a frame dressed in the reference whose `Reference::id` is `reference`: the
+    /// inputs `REFERENCE_INPUTS` names are handed to ONNX Runtime at the reference's first frame
+    /// and held for the next ones (those of `inputs` are then not read).
+    pub fn run_with_reference(&mut self, spec: &ModelSpec, inputs: &[ArrayView4<f32>], reference: u64) -> Result<Vec<Array4<f32>>, ModelError> {
+        self.run_fed(spec, inputs, Some(reference))
+    }
+
+    fn run_fed(&mut self, spec: &ModelSpec, inputs: &[ArrayView4<f32>], reference: Option<u64>) -> Result<Vec<Array4<f32>>, ModelError> {
         let (h, w) = self.resolution();
         let fail = |why: String| ModelError::Run { model: spec.file.into(), why };
-        let session = &mut self.sessions.iter_mut().find(|(n, _)| *n == spec.name).ok_or_else(|| fail("not opened".into()))?.1;
-        let start = std::time::Instant::now();
-        let outputs = run(session, spec, inputs, h, w).map_err(fail)?;
-        let end = std::time::Instant::now();
         let bytes = |n: usize| (n * std::mem::size_of::<f32>()) as u64;
+        let start = std::time::Instant::now();
+        if let Some(id) = reference {
+            if self.held.reference != Some(id) {
+                self.held = Held { reference: Some(id), values: Vec::new() };
+            }
+            for (i, (port, a)) in spec.inputs.iter().zip(inputs).enumerate() {
+                let of_reference = REFERENCE_INPUTS.contains(&(spec.name, port.name));
+                if of_reference && !self.held.values.iter().any(|(m, j, _)| *m == spec.name && *j == i) {
+                    self.held.values.push((spec.name, i, hold(*a, self.cuda).map_err(fail)?));
+                    self.runs.bytes_in += bytes(a.len());
+                }
+            }
+        }
+        let feeds: Vec<Feed> = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, a)| match self.held.values.iter().find(|(m, j, _)| reference.is_some() && *m == spec.name && *j == i) {
+                Some((_, _, v)) => Feed::Held(v),
+                None => {
+                    self.runs.bytes_in += bytes(a.len());
+                    Feed::Host(*a)
+                }
+            })
+            .collect();
+        let session = &mut self.sessions.iter_mut().find(|(n, _)| *n == spec.name).ok_or_else(|| fail("not opened".into()))?.1;
+        let outputs = run(session, spec, &feeds, h, w).map_err(fail)?;
+        let end = std::time::Instant::now();
         self.runs.count += 1;
         self.runs.ort += end - start;
-        self.runs.bytes_in += inputs.iter().map(|a| bytes(a.len())).sum::<u64>();
         self.runs.bytes_out += outputs.iter().map(|a| bytes(a.len())).sum::<u64>();
         self.runs.last_end = Some(end);
         Ok(outputs)
@@ -214,8 +277,8 @@ fn cuda_provider(device: i32) -> ort::ep::CUDA {
 fn probe(session: &mut Session, spec: &ModelSpec, manifest: &Manifest, file: &Path) -> Result<(), ModelError> {
     let (h, w) = (manifest.height, manifest.width);
     let zeros: Vec<Array4<f32>> = spec.inputs.iter().map(|p| Array4::zeros((1, p.channels, h, w))).collect();
-    let views: Vec<ArrayView4<f32>> = zeros.iter().map(|a| a.view()).collect();
-    run(session, spec, &views, h, w)
+    let feeds: Vec<Feed> = zeros.iter().map(|a| Feed::Host(a.view())).collect();
+    run(session, spec, &feeds, h, w)
         .map(|_| ())
         .map_err(|why| ModelError::Contract { file: file.to_path_buf(), why: format!("run once on a frame of zeros: {why}") })
 }

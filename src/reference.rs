@@ -45,6 +45,9 @@ pub enum ReferenceError {
 }
 
 pub struct Reference {
+    /// Unique in the process: what the sessions' held copies of its tensors are keyed by
+    /// (`Models::run_with_reference`).
+    pub id: u64,
     pub path: PathBuf,
     /// Full resolution RGB.
     pub image: RgbImage,
@@ -157,7 +160,9 @@ impl Reference {
                 why: format!("the upper garment found is {rows} model rows tall, expected at least {MIN_GARMENT_ROWS}: give a photo of a person wearing the garment"),
             });
         }
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         Ok(Reference {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             path: path.to_path_buf(),
             garment: &input * &garment_mask,
             garment_mask,

@@ -14,7 +14,9 @@ use crate::contract::ModelSpec;
 use ort::environment::Environment;
 use ndarray::{Array4, ArrayView4, Ix4};
 use ort::session::Session;
-use ort::value::TensorRef;
+use ort::memory::AllocationDevice;
+use ort::session::SessionInputValue;
+use ort::value::{DynValue, Tensor, TensorRef};
 use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
 
 #[derive(Debug, thiserror::Error, Clone)]
@@ -135,15 +137,27 @@ pub fn cpu_session(bytes: &[u8], what: &str, threads: usize) -> Result<Session, 
     })
 }
 
+/// A session input: an array on the host, or a value ONNX Runtime already holds (on the
+/// session's device) from an earlier run.
+#[derive(Clone, Copy)]
+pub enum Feed<'a> {
+    Host(ArrayView4<'a, f32>),
+    Held(&'a DynValue),
+}
+
 /// Run `session` as model `spec`: `inputs` fed by the contract's names, in its order; the
 /// outputs taken by name, in its order, each checked to be `[N, C, H, W]` as the contract
-/// says at `h` x `w`, so that a model whose real outputs differ from what it declares is an error here,
-/// never an index out of bounds later.
-pub fn run(session: &mut Session, spec: &ModelSpec, inputs: &[ArrayView4<f32>], h: usize, w: usize) -> Result<Vec<Array4<f32>>, String> {
-    let batch = inputs.first().map(|a| a.shape()[0]).unwrap_or(1);
-    let mut feeds = Vec::with_capacity(inputs.len());
-    for (port, a) in spec.inputs.iter().zip(inputs) {
-        feeds.push((port.name, TensorRef::from_array_view(*a).map_err(|e| e.to_string())?));
+/// says at `h` x `w` (N: the first host input's batch), so that a model whose real outputs
+/// differ from what it declares is an error here, never an index out of bounds later.
+pub fn run(session: &mut Session, spec: &ModelSpec, inputs: &[Feed], h: usize, w: usize) -> Result<Vec<Array4<f32>>, String> {
+    let batch = inputs.iter().find_map(|f| if let Feed::Host(a) = f { Some(a.shape()[0]) } else { None }).unwrap_or(1);
+    let mut feeds: Vec<(&str, SessionInputValue)> = Vec::with_capacity(inputs.len());
+    for (port, input) in spec.inputs.iter().zip(inputs) {
+        let value = match input {
+            Feed::Host(a) => TensorRef::from_array_view(*a).map_err(|e| e.to_string())?.into(),
+            Feed::Held(v) => (*v).into(),
+        };
+        feeds.push((port.name, value));
     }
     let outputs = with_log(|| session.run(feeds)).map_err(|e| e.to_string())?;
     spec.outputs
@@ -157,4 +171,19 @@ pub fn run(session: &mut Session, spec: &ModelSpec, inputs: &[ArrayView4<f32>], 
             a.to_owned().into_dimensionality::<Ix4>().map_err(|e| e.to_string())
         })
         .collect()
+}
+
+/// `a` as a value ONNX Runtime holds: copied once to the host, then, for a session on CUDA
+/// device `cuda`, to that device, where it stays for every run it is fed to. Where the device
+/// copy cannot be made the host copy is returned, which ONNX Runtime uploads on each run (what
+/// an array fed from the host costs anyway).
+pub fn hold(a: ArrayView4<f32>, cuda: Option<i32>) -> Result<DynValue, String> {
+    let host = Tensor::from_array(a.to_owned()).map_err(|e| e.to_string())?;
+    Ok(match cuda {
+        Some(device) => match with_log(|| host.to(AllocationDevice::CUDA, device)) {
+            Ok(on_device) => on_device.into_dyn(),
+            Err(_) => host.into_dyn(),
+        },
+        None => host.into_dyn(),
+    })
 }

@@ -115,3 +115,54 @@ fn a_frame_with_nobody_passes_through_unchanged_and_is_counted() {
     assert_eq!(chain.stats().frames, 0);
 }
 
+
+/// The reference's tensors (B's garment, its mask, B's pose) are the same for every frame: the
+/// sessions are handed them at the first frame of a reference and hold them (on CUDA, on the
+/// device), so later frames hand over only their own tensors; a new reference is handed over
+/// again. Held or handed over, the models compute the same.
+#[test]
+fn the_reference_is_handed_to_the_sessions_once_per_reference() {
+    use gstgarmenttransfer::chain::warp_inputs;
+    use gstgarmenttransfer::contract::{REFERENCE_INPUTS, TRANSFER_PARSING, WARP};
+    init();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = models(&tmp.path().join("m"), ParserVerdict::AllGarment);
+    let r = person_png(tmp.path(), "r.png", 1);
+    let mut front_end = Models::load(&dir, ExecutionProvider::Cpu, 0, 1).unwrap();
+    let first = Arc::new(Reference::prepare(&r, &mut front_end).unwrap());
+    let second = Arc::new(Reference::prepare(&r, &mut front_end).unwrap());
+    assert_ne!(first.id, second.id);
+    let mut chain = Chain::new(Models::load(&dir, ExecutionProvider::Cpu, 0, 1).unwrap());
+    // The same model input every frame: no smoothing, no crop that follows.
+    (chain.front.temporal, chain.front.follow) = (false, false);
+    let input: Vec<u8> = (0..120 * 90 * 4).map(|i| (i * 7 % 251) as u8).collect();
+    let frame = |chain: &mut Chain, reference: &Arc<Reference>| {
+        chain.reset_stats();
+        let mut data = input.clone();
+        let mut f = FrameMut { data: &mut data, width: 120, height: 90, stride: 120 * 4, format: PixelFormat::Rgbx };
+        assert!(matches!(chain.process(&mut f, reference, None, OutputMode::Composite).unwrap(), Outcome::Transferred(_)));
+        (chain.stats().bytes_in, data)
+    };
+    let (first_bytes, first_out) = frame(&mut chain, &first);
+    let (next_bytes, next_out) = frame(&mut chain, &first);
+    let (again_bytes, again_out) = frame(&mut chain, &second);
+    let channels: usize = [TRANSFER_PARSING, WARP]
+        .iter()
+        .flat_map(|s| s.inputs.iter().filter(|p| REFERENCE_INPUTS.contains(&(s.name, p.name))).map(|p| p.channels))
+        .sum();
+    assert_eq!(channels, 1 + 3 + 1 + 25);
+    let reference_bytes = (channels * H * W * 4) as u64;
+    assert_eq!(first_bytes - next_bytes, reference_bytes, "bytes handed in: first frame {first_bytes}, next {next_bytes}");
+    assert_eq!(again_bytes, first_bytes, "a new reference is handed over again");
+    assert_eq!(next_out, first_out);
+    assert_eq!(again_out, first_out);
+
+    // The warp on held reference tensors computes what it computes on host arrays.
+    let pose = ndarray::Array4::<f32>::from_shape_fn((1, 25, H, W), |(_, c, y, x)| ((c + y * W + x) % 25 == 0) as u8 as f32);
+    let parsing = vec![4u8; H * W];
+    let inputs = warp_inputs(&first, &parsing, &pose, H, W);
+    let views = inputs.each_ref().map(|a| a.view());
+    let host = chain.back.models.run(&WARP, &views).unwrap();
+    let held = chain.back.models.run_with_reference(&WARP, &views, first.id).unwrap();
+    assert_eq!(host, held);
+}

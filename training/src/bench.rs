@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use ndarray::{Array4, ArrayView4};
+use ndarray::Array4;
 use rayon::prelude::*;
 
 use crate::cli::{BenchOnnxArgs, BenchSynthArgs};
@@ -15,7 +15,7 @@ use crate::onnx::export::export;
 use crate::synth::World;
 use crate::synth::writer::{Layout, write_dataset};
 use gstgarmenttransfer::contract::{MODELS, PAPER_RESOLUTION};
-use gstgarmenttransfer::runtime::{cpu_session, run};
+use gstgarmenttransfer::runtime::{Feed, cpu_session, run};
 
 /// Samples per second of the synthetic world: drawing only (what on-the-fly training pays), on
 /// one thread and on all, then drawing and writing the dataset files.
@@ -64,7 +64,7 @@ pub fn onnx(args: &BenchOnnxArgs) -> Result<()> {
         let exported = export(&net, h, w)?;
         let mut session = cpu_session(&exported.bytes(), spec.name, threads)?;
         let inputs: Vec<Array4<f32>> = spec.inputs.iter().map(|p| Array4::from_elem((1, p.channels, h, w), 0.5f32)).collect();
-        let views: Vec<ArrayView4<f32>> = inputs.iter().map(|a| a.view()).collect();
+        let views: Vec<Feed> = inputs.iter().map(|a| Feed::Host(a.view())).collect();
         let mut times = Vec::new();
         for i in 0..runs + 1 {
             let start = Instant::now();

@@ -205,6 +205,9 @@ pub struct TrainArgs {
     /// How the learning rate moves over the stage: cosine decay to zero, or constant.
     #[arg(long, value_enum, default_value_t = config::LrSchedule::DEFAULT)]
     pub lr_schedule: config::LrSchedule,
+    /// Adam's beta1, the decay of its running mean of gradients (default 0.5, PF-AFN's).
+    #[arg(long, default_value_t = config::BETA1)]
+    pub beta1: f32,
     #[arg(long, default_value_t = config::SEED)]
     pub seed: u64,
     #[arg(long, default_value_t = config::CHECKPOINT_EVERY)]

@@ -2,8 +2,8 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 use gstgarmenttransfer::contract::ModelSpec;
-use gstgarmenttransfer::runtime::{RuntimeError, cpu_session, run};
-use ndarray::{Array4, ArrayView4};
+use gstgarmenttransfer::runtime::{Feed, RuntimeError, cpu_session, run};
+use ndarray::Array4;
 
 use super::export::Exported;
 
@@ -36,7 +36,7 @@ pub fn run_onnx(exported: &Exported, inputs: &[Array4<f32>]) -> Result<Vec<Array
 pub fn run_model(bytes: &[u8], spec: ModelSpec, inputs: &[Array4<f32>]) -> Result<Vec<Array4<f32>>, CheckError> {
     let mut session = cpu_session(bytes, spec.name, 1)?;
     let [h, w] = inputs.first().map_or([0, 0], |a| [a.shape()[2], a.shape()[3]]);
-    let views: Vec<ArrayView4<f32>> = inputs.iter().map(|a| a.view()).collect();
+    let views: Vec<Feed> = inputs.iter().map(|a| Feed::Host(a.view())).collect();
     run(&mut session, &spec, &views, h, w).map_err(|why| CheckError::Run { model: spec.name.to_string(), why })
 }
 

@@ -25,6 +25,10 @@ pub fn stage_config(stage: Stage, args: &TrainArgs, samples: usize) -> Result<Tr
     c.batch = args.batch;
     c.lr = args.lr.unwrap_or(c.lr);
     c.lr_schedule = args.lr_schedule;
+    c.beta1 = match args.beta1 {
+        b if (0.0..1.0).contains(&b) => b,
+        b => bail!("--beta1 {b}: expected a decay in [0, 1) (0.5 is PF-AFN's, 0.9 Adam's usual)"),
+    };
     c.seed = args.seed;
     c.checkpoint_every = args.checkpoint_every.max(1);
     c.distill = match phases(args)? {
