@@ -13,7 +13,7 @@ use std::time::Instant;
 use ndarray::Array4;
 
 use crate::composite::{ALL_LAYERS, Layers, Transfer, composite, draw_box, draw_parsing, side_by_side};
-use crate::contract::{DENSEPOSE, PARSER, POSE_PARTS, ParsingGroup, REGROWTH, TRANSFER_PARSING, WARP};
+use crate::contract::{DENSEPOSE, ModelSpec, PARSER, POSE_PARTS, ParsingGroup, REGROWTH, TRANSFER_PARSING, WARP};
 use crate::frame::{FrameMut, Letterbox, RgbImage};
 use crate::framing::{MIN_PERSON_PX, Tracker, crop_around, cut_by};
 use crate::temporal::{Map, Temporal, softmax};
@@ -22,6 +22,8 @@ use crate::maps::{affine_paste, argmax};
 use crate::models::{ModelError, Models, Runs};
 use crate::person::{self, Look};
 use crate::reference::Reference;
+use crate::runtime::Feed;
+use ort::value::DynValue;
 
 /// A frame whose person covers less than this share of the model input has nobody in it.
 pub const MIN_PERSON_SHARE: f32 = 0.01;
@@ -273,6 +275,8 @@ pub struct Dressed {
     parsing: Vec<u8>,
     new_parsing: Vec<u8>,
     pose: Array4<f32>,
+    /// `pose` as the sessions hold it: S_P and S_W both read it, it is handed over once.
+    pose_held: DynValue,
     smooth: bool,
     restarted: bool,
 }
@@ -315,6 +319,11 @@ pub fn regrowth_inputs(input: &Array4<f32>, parsing: &[u8], new_parsing: &[u8], 
     let skin = ParsingGroup::UpperSkin;
     let old_skin = batch(mask(parsing, &[skin], h, w));
     [(input * &old_skin).into(), batch(mask(new_parsing, &[skin], h, w)).into()]
+}
+
+/// `inputs` of model `spec` as session feeds, input `name` the value `held` the sessions hold.
+fn fed<'a>(spec: &ModelSpec, inputs: &'a [Input], name: &str, held: &'a DynValue) -> Vec<Feed<'a>> {
+    spec.inputs.iter().zip(inputs).map(|(p, a)| if p.name == name { Feed::Held(held) } else { Feed::Host(a.view()) }).collect()
 }
 
 impl Chain {
@@ -453,10 +462,12 @@ impl Front {
             Some(given) => batch(one_hot(&given.sample(&given.pose, &fit, 0), POSE_PARTS, h, w)),
             None => person::pose(&mut self.models, &input)?,
         };
+        let pose_held = self.models.hold(pose.view())?;
         t = self.stats.record(Stage::Densepose, t, self.models.take_runs());
 
         let inputs = transfer_parsing_inputs(&parsing, &pose, reference, h, w);
-        let mut transfer = self.models.run_with_reference(&TRANSFER_PARSING, &inputs.each_ref().map(|a| a.view()), reference.id)?.swap_remove(0);
+        let feeds = fed(&TRANSFER_PARSING, &inputs, "pose", &pose_held);
+        let mut transfer = self.models.run_with_reference(&TRANSFER_PARSING, &feeds, reference.id)?.swap_remove(0);
         if smooth {
             softmax(&mut transfer);
             self.history.blend(Map::TransferParsing, &mut transfer);
@@ -470,7 +481,7 @@ impl Front {
             return Ok(Halfway::Drawn(out, Box::new(FrameMaps { fit, parsing, transfer_parsing: new_parsing })));
         }
         let restarted = std::mem::take(&mut self.restarted);
-        Ok(Halfway::Dressed(Box::new(Dressed { input_rgb, fit, input, parsing, new_parsing, pose, smooth, restarted })))
+        Ok(Halfway::Dressed(Box::new(Dressed { input_rgb, fit, input, parsing, new_parsing, pose, pose_held, smooth, restarted })))
     }
 }
 
@@ -512,7 +523,7 @@ impl Back {
             let (mask, flow) = affine_paste(&reference.garment_mask, &inputs[3].to_owned());
             Warped { mask, flow }
         } else {
-            Warped::of(self.models.run_with_reference(&WARP, &inputs.each_ref().map(|a| a.view()), reference.id)?)
+            Warped::of(self.models.run_with_reference(&WARP, &fed(&WARP, &inputs, "target_pose", &d.pose_held), reference.id)?)
         };
         if d.restarted {
             self.history.reset();

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use ndarray::{Array4, ArrayView4};
 use ort::session::Session;
+use ort::value::DynValue;
 
 use crate::contract::{MODELS, ModelSpec, REFERENCE_INPUTS};
 use crate::manifest::{Manifest, ManifestError};
@@ -68,7 +69,7 @@ struct Held {
     /// `Reference::id` of the reference they hold.
     reference: Option<u64>,
     /// (model, input index, value).
-    values: Vec<(&'static str, usize, ort::value::DynValue)>,
+    values: Vec<(&'static str, usize, DynValue)>,
 }
 
 /// Session runs and their cost: time inside ONNX Runtime and the bytes handed in and taken out
@@ -201,17 +202,27 @@ impl Models {
 
     /// Run model `spec` on `inputs` (in the contract's order); outputs in the contract's order.
     pub fn run(&mut self, spec: &ModelSpec, inputs: &[ArrayView4<f32>]) -> Result<Vec<Array4<f32>>, ModelError> {
-        self.run_fed(spec, inputs, None)
+        let feeds: Vec<Feed> = inputs.iter().map(|a| Feed::Host(*a)).collect();
+        self.run_fed(spec, &feeds, None)
     }
 
-    /// `run` on a frame dressed in the reference whose `Reference::id` is `reference`: the
-    /// inputs `REFERENCE_INPUTS` names are handed to ONNX Runtime at the reference's first frame
-    /// and held for the next ones (those of `inputs` are then not read).
-    pub fn run_with_reference(&mut self, spec: &ModelSpec, inputs: &[ArrayView4<f32>], reference: u64) -> Result<Vec<Array4<f32>>, ModelError> {
+    /// `run` on a frame dressed in the reference whose `Reference::id` is `reference`, on feeds
+    /// some of which the sessions may hold already (`hold`): the inputs `REFERENCE_INPUTS`
+    /// names are handed to ONNX Runtime at the reference's first frame and held for the next
+    /// ones (those of `inputs` are then not read).
+    pub fn run_with_reference(&mut self, spec: &ModelSpec, inputs: &[Feed], reference: u64) -> Result<Vec<Array4<f32>>, ModelError> {
         self.run_fed(spec, inputs, Some(reference))
     }
 
-    fn run_fed(&mut self, spec: &ModelSpec, inputs: &[ArrayView4<f32>], reference: Option<u64>) -> Result<Vec<Array4<f32>>, ModelError> {
+    /// `a` as a value the sessions hold (on CUDA: on the device), to feed to several runs while
+    /// handing it over once.
+    pub fn hold(&mut self, a: ArrayView4<f32>) -> Result<DynValue, ModelError> {
+        let value = hold(a, self.cuda).map_err(|why| ModelError::Run { model: "hold".into(), why })?;
+        self.runs.bytes_in += (a.len() * std::mem::size_of::<f32>()) as u64;
+        Ok(value)
+    }
+
+    fn run_fed(&mut self, spec: &ModelSpec, inputs: &[Feed], reference: Option<u64>) -> Result<Vec<Array4<f32>>, ModelError> {
         let (h, w) = self.resolution();
         let fail = |why: String| ModelError::Run { model: spec.file.into(), why };
         let bytes = |n: usize| (n * std::mem::size_of::<f32>()) as u64;
@@ -220,9 +231,11 @@ impl Models {
             if self.held.reference != Some(id) {
                 self.held = Held { reference: Some(id), values: Vec::new() };
             }
-            for (i, (port, a)) in spec.inputs.iter().zip(inputs).enumerate() {
+            for (i, (port, input)) in spec.inputs.iter().zip(inputs).enumerate() {
                 let of_reference = REFERENCE_INPUTS.contains(&(spec.name, port.name));
-                if of_reference && !self.held.values.iter().any(|(m, j, _)| *m == spec.name && *j == i) {
+                if let (true, Feed::Host(a)) = (of_reference, input)
+                    && !self.held.values.iter().any(|(m, j, _)| *m == spec.name && *j == i)
+                {
                     self.held.values.push((spec.name, i, hold(*a, self.cuda).map_err(fail)?));
                     self.runs.bytes_in += bytes(a.len());
                 }
@@ -231,12 +244,15 @@ impl Models {
         let feeds: Vec<Feed> = inputs
             .iter()
             .enumerate()
-            .map(|(i, a)| match self.held.values.iter().find(|(m, j, _)| reference.is_some() && *m == spec.name && *j == i) {
+            .map(|(i, input)| match self.held.values.iter().find(|(m, j, _)| reference.is_some() && *m == spec.name && *j == i) {
                 Some((_, _, v)) => Feed::Held(v),
-                None => {
-                    self.runs.bytes_in += bytes(a.len());
-                    Feed::Host(*a)
-                }
+                None => match input {
+                    Feed::Host(a) => {
+                        self.runs.bytes_in += bytes(a.len());
+                        Feed::Host(a.view())
+                    }
+                    Feed::Held(v) => Feed::Held(v),
+                },
             })
             .collect();
         let session = &mut self.sessions.iter_mut().find(|(n, _)| *n == spec.name).ok_or_else(|| fail("not opened".into()))?.1;

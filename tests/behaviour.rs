@@ -123,7 +123,9 @@ fn a_frame_with_nobody_passes_through_unchanged_and_is_counted() {
 #[test]
 fn the_reference_is_handed_to_the_sessions_once_per_reference() {
     use gstgarmenttransfer::chain::warp_inputs;
+    use gstgarmenttransfer::chain::Stage;
     use gstgarmenttransfer::contract::{REFERENCE_INPUTS, TRANSFER_PARSING, WARP};
+    use gstgarmenttransfer::runtime::Feed;
     init();
     let tmp = tempfile::tempdir().unwrap();
     let dir = models(&tmp.path().join("m"), ParserVerdict::AllGarment);
@@ -141,11 +143,16 @@ fn the_reference_is_handed_to_the_sessions_once_per_reference() {
         let mut data = input.clone();
         let mut f = FrameMut { data: &mut data, width: 120, height: 90, stride: 120 * 4, format: PixelFormat::Rgbx };
         assert!(matches!(chain.process(&mut f, reference, None, OutputMode::Composite).unwrap(), Outcome::Transferred(_)));
-        (chain.stats().bytes_in, data)
+        // What is the frame's own, handed over once each: the model input to the parser and
+        // to dense pose, A's one-hot pose (read by S_P and S_W), the agnostic map, the target
+        // mask, and R's two inputs where it ran.
+        let regrowth = chain.stats().count(Stage::Regrowth) as usize;
+        let own = ((3 + 3 + 25 + 4 + 1 + 4 * regrowth) * H * W * 4) as u64;
+        (chain.stats().bytes_in, own, data)
     };
-    let (first_bytes, first_out) = frame(&mut chain, &first);
-    let (next_bytes, next_out) = frame(&mut chain, &first);
-    let (again_bytes, again_out) = frame(&mut chain, &second);
+    let (first_bytes, own, first_out) = frame(&mut chain, &first);
+    let (next_bytes, next_own, next_out) = frame(&mut chain, &first);
+    let (again_bytes, _, again_out) = frame(&mut chain, &second);
     let channels: usize = [TRANSFER_PARSING, WARP]
         .iter()
         .flat_map(|s| s.inputs.iter().filter(|p| REFERENCE_INPUTS.contains(&(s.name, p.name))).map(|p| p.channels))
@@ -153,6 +160,7 @@ fn the_reference_is_handed_to_the_sessions_once_per_reference() {
     assert_eq!(channels, 1 + 3 + 1 + 25);
     let reference_bytes = (channels * H * W * 4) as u64;
     assert_eq!(first_bytes - next_bytes, reference_bytes, "bytes handed in: first frame {first_bytes}, next {next_bytes}");
+    assert_eq!((next_bytes, next_own), (own, own), "a frame hands over its own tensors once");
     assert_eq!(again_bytes, first_bytes, "a new reference is handed over again");
     assert_eq!(next_out, first_out);
     assert_eq!(again_out, first_out);
@@ -163,6 +171,7 @@ fn the_reference_is_handed_to_the_sessions_once_per_reference() {
     let inputs = warp_inputs(&first, &parsing, &pose, H, W);
     let views = inputs.each_ref().map(|a| a.view());
     let host = chain.back.models.run(&WARP, &views).unwrap();
-    let held = chain.back.models.run_with_reference(&WARP, &views, first.id).unwrap();
+    let feeds: Vec<Feed> = views.iter().map(|v| Feed::Host(*v)).collect();
+    let held = chain.back.models.run_with_reference(&WARP, &feeds, first.id).unwrap();
     assert_eq!(host, held);
 }

@@ -179,6 +179,11 @@ pub struct TrainConfig {
     /// The command line that ran the stage.
     #[serde(default)]
     pub command: Vec<String>,
+    /// Share of the iterations, the first ones, trained at half the resolution (lower
+    /// resolution first: a quarter of the pixels per iteration for the same fully convolutional
+    /// nets); 0: all at full resolution.
+    #[serde(default)]
+    pub coarse_first: f32,
 }
 
 fn tv1() -> f32 {
@@ -214,7 +219,18 @@ impl TrainConfig {
             backend: crate::nn::backend(),
             dataset: std::fs::read_to_string(data.join(crate::data::layout::SYNTH)).ok().and_then(|t| serde_json::from_str(&t).ok()),
             command: std::env::args().collect(),
+            coarse_first: 0.0,
             data,
+        }
+    }
+
+    /// The resolution (height, width) of iteration `iteration` (0-based): half the stage's for
+    /// the first `coarse_first` share of the iterations, the stage's after.
+    pub fn size_at(&self, iteration: usize) -> (usize, usize) {
+        if (iteration as f64) < self.coarse_first as f64 * self.iterations as f64 {
+            (self.height / 2, self.width / 2)
+        } else {
+            (self.height, self.width)
         }
     }
 

@@ -124,12 +124,13 @@ fn run<S: StageTrainer>(
     bar.set_position(start as u64);
     let began = Instant::now();
     for iteration in start..config.iterations {
-        let samples = batch::draw(&dataset, config.seed, iteration, config.batch, config.height, config.width);
+        let (height, width) = config.size_at(iteration);
+        let samples = batch::draw(&dataset, config.seed, iteration, config.batch, height, width);
         if samples.is_empty() {
             return Err(TrainError::NoBatch(iteration));
         }
         let tensors: Vec<PersonTensors> = samples.iter().map(|s| s.tensors()).collect();
-        let step = Step { iteration, samples: &samples, tensors: &tensors, dataset: &dataset, config, device: &device, run_dir: &run.dir, bar: &bar };
+        let step = Step { iteration, height, width, samples: &samples, tensors: &tensors, dataset: &dataset, config, device: &device, run_dir: &run.dir, bar: &bar };
         let losses = stage.loss(&net, &step)?;
         let mut logged: Vec<(&str, f32)> = losses.terms.iter().map(|(n, t)| (*n, scalar(t))).collect();
         logged.extend(losses.notes);

@@ -51,7 +51,7 @@ impl StageTrainer for Oracle {
         preset.parsing(device)
     }
     fn loss(&mut self, s_p: &U2Net, step: &Step<'_>) -> Result<Losses, TrainError> {
-        let (w, h) = (step.config.width as u32, step.config.height as u32);
+        let (h, w) = (step.height as u32, step.width as u32);
         let mut masks = Vec::new();
         let mut targets = Vec::new();
         for (s, own) in step.samples.iter().zip(step.tensors) {

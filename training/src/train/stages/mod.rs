@@ -56,6 +56,9 @@ impl Losses {
 /// One iteration's batch: people A (and, for the transfer stages, people B).
 pub struct Step<'a> {
     pub iteration: usize,
+    /// The iteration's resolution (`TrainConfig::size_at`).
+    pub height: usize,
+    pub width: usize,
     pub samples: &'a [PersonSample],
     pub tensors: &'a [PersonTensors],
     pub dataset: &'a Dataset,
@@ -80,7 +83,7 @@ impl Step<'_> {
     /// Person B of each pair (A, B), drawn as reproducibly as A.
     pub fn partners(&self) -> Result<Vec<PersonTensors>, TrainError> {
         let c = self.config;
-        let b = batch::draw(self.dataset, c.seed ^ PARTNER_STREAM, self.iteration, self.samples.len(), c.height, c.width);
+        let b = batch::draw(self.dataset, c.seed ^ PARTNER_STREAM, self.iteration, self.samples.len(), self.height, self.width);
         if b.len() != self.samples.len() {
             return Err(TrainError::NoBatch(self.iteration));
         }

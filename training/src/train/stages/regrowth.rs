@@ -33,7 +33,7 @@ impl StageTrainer for Regrowth {
     }
 
     fn loss(&mut self, r: &RegrowthNet, step: &Step<'_>) -> Result<Losses, TrainError> {
-        let (w, h) = (step.config.width as u32, step.config.height as u32);
+        let (h, w) = (step.height as u32, step.width as u32);
         let mut rng = Rng::derive(step.config.seed, CASE_STREAM, step.iteration as u64);
         let mut sources = Vec::new();
         let mut targets = Vec::new();
