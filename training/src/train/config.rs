@@ -227,7 +227,7 @@ impl TrainConfig {
     /// The resolution (height, width) of iteration `iteration` (0-based): half the stage's for
     /// the first `coarse_first` share of the iterations, the stage's after.
     pub fn size_at(&self, iteration: usize) -> (usize, usize) {
-        if (iteration as f64) < self.coarse_first as f64 * self.iterations as f64 {
+        if iteration < (self.coarse_first as f64 * self.iterations as f64).round() as usize {
             (self.height / 2, self.width / 2)
         } else {
             (self.height, self.width)
@@ -269,7 +269,18 @@ impl DistillSchedule {
 
 #[cfg(test)]
 mod tests {
-    use super::LrSchedule;
+    use super::{LrSchedule, Stage, TrainConfig};
+    use crate::nn::Preset;
+
+    #[test]
+    fn lower_resolution_first_halves_the_size_of_the_first_share_of_iterations() {
+        let mut c = TrainConfig::new(Stage::TeacherParsing, Preset::Lite, "data".into(), 3000);
+        c.iterations = 1100;
+        assert_eq!(c.size_at(0), (128, 96));
+        c.coarse_first = 0.6;
+        assert_eq!((c.size_at(0), c.size_at(659)), ((64, 48), (64, 48)));
+        assert_eq!((c.size_at(660), c.size_at(1099)), ((128, 96), (128, 96)));
+    }
 
     #[test]
     fn the_cosine_schedule_starts_at_the_rate_halves_midway_and_ends_near_zero() {
