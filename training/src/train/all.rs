@@ -25,7 +25,7 @@ pub fn stage_config(stage: Stage, args: &TrainArgs, samples: usize) -> Result<Tr
     c.batch = args.batch;
     c.lr = args.lr.unwrap_or(c.lr);
     c.lr_schedule = args.lr_schedule;
-    c.coarse_first = match args.coarse_first {
+    c.coarse_first = match args.coarse_first.unwrap_or(c.coarse_first) {
         f if (0.0..1.0).contains(&f) => f,
         f => bail!("--coarse-first {f}: expected the share of iterations at half resolution, in [0, 1)"),
     };
