@@ -60,15 +60,15 @@ fn the_same_network_computes_the_same_on_both() {
     for (what, a, b) in [
         ("inference", net.forward(&mut Eager::new(&flex), &x), net.clone().fork(&torch).forward(&mut Eager::new(&torch), &Tensor::from_data(x.to_data(), &torch))),
     ] {
-        let (a, b) = (a.into_data().to_vec::<f32>().unwrap(), b.into_data().to_vec::<f32>().unwrap());
+        let (a, b) = (a.into_data().try_to_vec::<f32>().unwrap(), b.into_data().try_to_vec::<f32>().unwrap());
         let diff = a.iter().zip(&b).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
         println!("{what}: max diff {diff}");
         assert!(diff < 1e-3, "{what}: {diff}");
     }
     let (fa, ta) = (flex.clone().autodiff(), torch.clone().autodiff());
     let (na, nb) = (net.clone().fork(&fa), net.fork(&ta));
-    let a = na.forward(&mut Eager::new(&fa), &Tensor::from_data(x.to_data(), &fa)).into_data().to_vec::<f32>().unwrap();
-    let b = nb.forward(&mut Eager::new(&ta), &Tensor::from_data(x.to_data(), &ta)).into_data().to_vec::<f32>().unwrap();
+    let a = na.forward(&mut Eager::new(&fa), &Tensor::from_data(x.to_data(), &fa)).into_data().try_to_vec::<f32>().unwrap();
+    let b = nb.forward(&mut Eager::new(&ta), &Tensor::from_data(x.to_data(), &ta)).into_data().try_to_vec::<f32>().unwrap();
     let diff = a.iter().zip(&b).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
     println!("training mode: max diff {diff}");
     assert!(diff < 1e-3, "training mode: {diff}");
