@@ -129,7 +129,7 @@ impl Stage {
     }
 
     /// Iterations of the stage in the schedule of a preset, at its default batch and size:
-    /// `lite` is sized to run all seven stages in about 70 minutes on 2 CPU cores with
+    /// `lite` is sized to run all seven stages in about 62 minutes on 2 CPU cores with
     /// `--device libtorch` (about three times that on flex; training/README.md gives the
     /// measured time per stage). The teacher and the students get the most: they are what
     /// limits quality.
