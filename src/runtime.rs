@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use crate::contract::ModelSpec;
 
-use ort::environment::Environment;
+use ort::environment::{Environment, GlobalThreadPoolOptions};
 use ndarray::{Array4, ArrayView4, Ix4};
 use ort::session::Session;
 use ort::memory::AllocationDevice;
@@ -68,10 +68,12 @@ fn load() -> Result<Loaded, RuntimeError> {
         }
         match ort::init_from(&candidate) {
             Ok(builder) => {
-                let environment = builder
-                    .with_name("garmenttransfer")
-                    .build()
-                    .map_err(|e| RuntimeError::Library(format!("{}: {e}", candidate.display())))?;
+                let library = |e: ort::Error| RuntimeError::Library(format!("{}: {e}", candidate.display()));
+                let pool = GlobalThreadPoolOptions::default()
+                    .with_intra_threads(pool_threads())
+                    .and_then(|p| p.with_spin_control(false))
+                    .map_err(library)?;
+                let environment = builder.with_name("garmenttransfer").with_global_thread_pool(pool).build().map_err(library)?;
                 let warnings = match &from_env {
                     Some(p) if *p != candidate => vec![format!(
                         "ORT_DYLIB_PATH={} was not usable ({}); loaded ONNX Runtime from {} instead",
@@ -106,19 +108,33 @@ pub fn with_log<R>(f: impl FnOnce() -> R) -> R {
     }
 }
 
+/// The intra-op threads of the process-wide pool: one per core the process may use.
+pub fn pool_threads() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
 /// A session builder with full graph optimisation and `threads` intra-op threads; `what`
 /// names the model in errors.
 ///
-/// The pool's threads do not spin when they run out of work. A frame runs five sessions one
-/// after another, each with its own pool: a pool left spinning after its model finished keeps
-/// the cores busy while the next model (or the composite) wants them. Measured on 2 cores with
-/// the lite models: the five models took 240 ms a frame with spinning, 174 ms without.
+/// Sessions asking for `pool_threads()` threads - the element's five, and those of every other
+/// element in the process - share the environment's one pool instead of a pool each: a frame's
+/// models run one after another, and two frames in flight (or two elements) would otherwise
+/// put a pool per session on the same cores. Any other count gets a pool of its own (the
+/// benchmarks' one-thread runs). No pool spins when it runs out of work: a pool left spinning
+/// after its model finished keeps the cores busy while the next model (or the composite) wants
+/// them. Measured on 2 cores with the lite models: the five models took 240 ms a frame with
+/// spinning, 174 ms without.
 pub fn session_builder(threads: usize, what: &str) -> Result<SessionBuilder, RuntimeError> {
     let env = environment()?;
     let fail = |why: String| RuntimeError::Session { what: what.into(), why };
-    Session::builder(&env)
+    let b = Session::builder(&env)
         .map_err(|e| fail(e.to_string()))?
         .with_optimization_level(GraphOptimizationLevel::Level3)
+        .map_err(|e| fail(e.to_string()))?;
+    if threads == pool_threads() {
+        return Ok(b);
+    }
+    b.with_independent_thread_pool()
         .map_err(|e| fail(e.to_string()))?
         .with_intra_threads(threads)
         .map_err(|e| fail(e.to_string()))?

@@ -175,3 +175,39 @@ fn the_reference_is_handed_to_the_sessions_once_per_reference() {
     let held = chain.back.models.run_with_reference(&WARP, &feeds, first.id).unwrap();
     assert_eq!(host, held);
 }
+
+/// The element's sessions (as many threads as the process may use cores) share the process's
+/// one ONNX Runtime pool: opening its five models starts no thread, where a pool per session
+/// starts threads for each. Counted in a child process that runs only this test, so that the
+/// threads of the other tests do not count.
+#[test]
+fn the_sessions_share_one_thread_pool() {
+    use gstgarmenttransfer::runtime::{environment, pool_threads};
+    let threads = pool_threads();
+    if threads < 2 {
+        eprintln!("one core: a pool of one thread starts no thread, shared or not; nothing to compare");
+        return;
+    }
+    if std::env::var_os("GARMENT_POOL_CHILD").is_none() {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "the_sessions_share_one_thread_pool", "--nocapture", "--test-threads=1"])
+            .env("GARMENT_POOL_CHILD", "1")
+            .output()
+            .unwrap();
+        let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success() && said.contains("1 passed"), "{said}");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = models(&tmp.path().join("m"), ParserVerdict::AllGarment);
+    environment().unwrap();
+    let running = || std::fs::read_dir("/proc/self/task").unwrap().count();
+    let before = running();
+    let shared = Models::load(&dir, ExecutionProvider::Cpu, 0, threads).unwrap();
+    assert_eq!(running(), before, "the element's five sessions started threads of their own");
+    // A count other than the pool's gets a pool of its own: `threads` workers for each session
+    // (the calling thread is the pool's last).
+    let own = Models::load(&dir, ExecutionProvider::Cpu, 0, threads + 1).unwrap();
+    assert!(running() >= before + 5 * threads, "{} threads after five sessions with pools of their own, {before} before", running());
+    drop((shared, own));
+}

@@ -529,10 +529,11 @@ impl BaseTransformImpl for GarmentTransfer {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = lock(&self.settings).clone();
         let generation = self.generation.load(Ordering::SeqCst);
-        // With two frames in flight the halves share the cores: each session may use all of
-        // them (its threads do not spin, so a half that waits leaves the cores to the other).
-        // Measured on 2 cores: 9.0 fps with two threads per session, 7.8 with one.
-        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        // Every session may use every core, through the process's one ONNX Runtime pool
+        // (`runtime::session_builder`): with two frames in flight the halves share it, and a half
+        // that waits leaves the cores to the other. Measured on 2 cores, when each session had a
+        // pool of its own: 9.0 fps with two threads per session, 7.8 with one.
+        let threads = crate::runtime::pool_threads();
         match crate::runtime::loaded() {
             Ok(l) => {
                 for w in &l.warnings {

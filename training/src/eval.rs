@@ -157,7 +157,7 @@ pub fn evaluate(models: &Path, data: &Path, limit: usize, variant: Variant) -> R
     if dataset.transfers.is_empty() {
         return Err(EvalError::NoTruth(data.to_path_buf()));
     }
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let threads = gstgarmenttransfer::runtime::pool_threads();
     let mut chain = Chain::new(Models::load(models, ExecutionProvider::Cpu, 0, threads)?);
     chain.back.affine_paste = variant == Variant::AffinePaste;
     let (mut totals, mut passed_through) = (Totals::default(), 0);
@@ -379,7 +379,7 @@ fn change_in(a: &[u8], b: &[u8], region: &[bool]) -> Option<f64> {
 /// against the true transfers.
 pub fn evaluate_video(models: &Path, data: &Path, follow: bool, temporal: bool) -> Result<VideoMetrics, EvalError> {
     use crate::data::files::{read_ids, read_rgb};
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let threads = gstgarmenttransfer::runtime::pool_threads();
     let mut chain = Chain::new(Models::load(models, ExecutionProvider::Cpu, 0, threads)?);
     chain.front.follow = follow;
     chain.front.temporal = temporal;
