@@ -282,17 +282,18 @@ pub struct Dressed {
 }
 
 /// What the composite takes of S_W's outputs: the warped mask and the sampling grid ("flow").
-/// The warped garment itself is not used: the composite samples the reference photo at full
-/// resolution through the flow.
+/// The warped garment itself is not used (nor fetched: `UNREAD_OUTPUTS`): the composite samples
+/// the reference photo at full resolution through the flow.
 struct Warped {
     mask: Array4<f32>,
     flow: Array4<f32>,
 }
 
 impl Warped {
-    /// From the outputs of `run(&WARP, ..)`, in the contract's order (`run` checked them).
+    /// From the outputs of `run_with_reference(&WARP, ..)`, in the contract's order, the unread
+    /// garment left out (`run` checked them).
     fn of(outputs: Vec<Array4<f32>>) -> Warped {
-        let [_garment, mask, flow]: [Array4<f32>; 3] = outputs.try_into().expect("run returns the contract's three warp outputs");
+        let [mask, flow]: [Array4<f32>; 2] = outputs.try_into().expect("run returns the warp's mask and flow");
         Warped { mask, flow }
     }
 }

@@ -175,6 +175,12 @@ pub const REGROWTH: ModelSpec = ModelSpec {
 pub const REFERENCE_INPUTS: [(&str, &str); 4] =
     [("transfer_parsing", "garment_mask"), ("warp", "garment"), ("warp", "garment_mask"), ("warp", "source_pose")];
 
+/// The outputs (model, port) the element never reads: a frame does not fetch them (no copy to
+/// the host; ONNX Runtime still computes them: it prunes a graph when the session is made, not
+/// per run). The composite samples the full-resolution reference garment through the flow, so
+/// S_W's model-resolution `warped_garment` goes unused (training and evaluation read it).
+pub const UNREAD_OUTPUTS: [(&str, &str); 1] = [("warp", "warped_garment")];
+
 /// The five models in the order a frame runs them.
 pub const MODELS: [ModelSpec; 5] = [PARSER, DENSEPOSE, TRANSFER_PARSING, WARP, REGROWTH];
 

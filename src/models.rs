@@ -7,7 +7,7 @@ use ndarray::{Array4, ArrayView4};
 use ort::session::Session;
 use ort::value::DynValue;
 
-use crate::contract::{MODELS, ModelSpec, REFERENCE_INPUTS};
+use crate::contract::{MODELS, ModelSpec, REFERENCE_INPUTS, UNREAD_OUTPUTS};
 use crate::manifest::{Manifest, ManifestError};
 
 use crate::runtime::{Feed, RuntimeError, hold, run, session_builder, with_log};
@@ -209,7 +209,8 @@ impl Models {
     /// `run` on a frame dressed in the reference whose `Reference::id` is `reference`, on feeds
     /// some of which the sessions may hold already (`hold`): the inputs `REFERENCE_INPUTS`
     /// names are handed to ONNX Runtime at the reference's first frame and held for the next
-    /// ones (those of `inputs` are then not read).
+    /// ones (those of `inputs` are then not read). The outputs `UNREAD_OUTPUTS` names are not
+    /// fetched: the rest come back, in the contract's order.
     pub fn run_with_reference(&mut self, spec: &ModelSpec, inputs: &[Feed], reference: u64) -> Result<Vec<Array4<f32>>, ModelError> {
         self.run_fed(spec, inputs, Some(reference))
     }
@@ -256,7 +257,9 @@ impl Models {
             })
             .collect();
         let session = &mut self.sessions.iter_mut().find(|(n, _)| *n == spec.name).ok_or_else(|| fail("not opened".into()))?.1;
-        let outputs = run(session, spec, &feeds, h, w).map_err(fail)?;
+        let unread: Vec<&str> =
+            if reference.is_some() { UNREAD_OUTPUTS.iter().filter(|(m, _)| *m == spec.name).map(|(_, p)| *p).collect() } else { vec![] };
+        let outputs = run(session, spec, &feeds, h, w, &unread).map_err(fail)?;
         let end = std::time::Instant::now();
         self.runs.count += 1;
         self.runs.ort += end - start;
@@ -294,7 +297,7 @@ fn probe(session: &mut Session, spec: &ModelSpec, manifest: &Manifest, file: &Pa
     let (h, w) = (manifest.height, manifest.width);
     let zeros: Vec<Array4<f32>> = spec.inputs.iter().map(|p| Array4::zeros((1, p.channels, h, w))).collect();
     let feeds: Vec<Feed> = zeros.iter().map(|a| Feed::Host(a.view())).collect();
-    run(session, spec, &feeds, h, w)
+    run(session, spec, &feeds, h, w, &[])
         .map(|_| ())
         .map_err(|why| ModelError::Contract { file: file.to_path_buf(), why: format!("run once on a frame of zeros: {why}") })
 }

@@ -165,7 +165,8 @@ fn the_reference_is_handed_to_the_sessions_once_per_reference() {
     assert_eq!(next_out, first_out);
     assert_eq!(again_out, first_out);
 
-    // The warp on held reference tensors computes what it computes on host arrays.
+    // The warp on held reference tensors computes what it computes on host arrays; a frame does
+    // not fetch the warped garment (`UNREAD_OUTPUTS`), and the rest is the same.
     let pose = ndarray::Array4::<f32>::from_shape_fn((1, 25, H, W), |(_, c, y, x)| ((c + y * W + x) % 25 == 0) as u8 as f32);
     let parsing = vec![4u8; H * W];
     let inputs = warp_inputs(&first, &parsing, &pose, H, W);
@@ -173,7 +174,8 @@ fn the_reference_is_handed_to_the_sessions_once_per_reference() {
     let host = chain.back.models.run(&WARP, &views).unwrap();
     let feeds: Vec<Feed> = views.iter().map(|v| Feed::Host(*v)).collect();
     let held = chain.back.models.run_with_reference(&WARP, &feeds, first.id).unwrap();
-    assert_eq!(host, held);
+    assert_eq!(host.len(), 3);
+    assert_eq!(host[1..], held[..]);
 }
 
 /// The element's sessions (as many threads as the process may use cores) share the process's

@@ -68,7 +68,7 @@ pub fn onnx(args: &BenchOnnxArgs) -> Result<()> {
         let mut times = Vec::new();
         for i in 0..runs + 1 {
             let start = Instant::now();
-            run(&mut session, &spec, &views, h, w).map_err(|why| anyhow::anyhow!("{}: {why}", spec.file))?;
+            run(&mut session, &spec, &views, h, w, &[]).map_err(|why| anyhow::anyhow!("{}: {why}", spec.file))?;
             // The first run pays for allocations: not counted.
             if i > 0 {
                 times.push(start.elapsed().as_secs_f64() * 1e3);
