@@ -198,7 +198,7 @@ fn main() {
     };
     let manifest = gstgarmenttransfer::manifest::Manifest::read(&models_dir).unwrap();
     let reference_path = common::person_png(tmp.path(), "reference.png", 3);
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cores = gstgarmenttransfer::runtime::pool_threads();
     // As the element chooses: every session may use every core.
     let threads = cores;
     let (provider, ep) = if a.cuda { (ExecutionProvider::Cuda, "cuda") } else { (ExecutionProvider::Cpu, "cpu") };

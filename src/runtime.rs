@@ -177,9 +177,16 @@ pub fn run(session: &mut Session, spec: &ModelSpec, inputs: &[Feed], h: usize, w
         feeds.push((port.name, value));
     }
     let fetched: Vec<_> = spec.outputs.iter().filter(|p| !unread.contains(&p.name)).collect();
-    let selector = fetched.iter().fold(OutputSelector::no_default(), |s, p| s.with(p.name));
-    let options = RunOptions::new().map_err(|e| e.to_string())?.with_outputs(selector);
-    let outputs = with_log(|| session.run_with_options(feeds, &options)).map_err(|e| e.to_string())?;
+    // Run options only where an output is left out: most runs fetch all and need none.
+    let options = match unread.is_empty() {
+        true => None,
+        false => Some(RunOptions::new().map_err(|e| e.to_string())?.with_outputs(fetched.iter().fold(OutputSelector::no_default(), |s, p| s.with(p.name)))),
+    };
+    let outputs = with_log(|| match &options {
+        None => session.run(feeds),
+        Some(options) => session.run_with_options(feeds, options),
+    })
+    .map_err(|e| e.to_string())?;
     fetched
         .iter()
         .map(|p| {
