@@ -10,8 +10,8 @@
 //! frames after 2 warm-up frames. `--preset` exports networks of that preset with untrained
 //! weights whose parser sees a garment everywhere: every stage then runs on every frame, and the
 //! timings, which do not depend on the weight values, are those of the architecture. On the CPU
-//! the run also times the same weights with the warp's correlations in their older sliced form
-//! (fp32 folders).
+//! the run also times the same weights with the warp's correlations in their two older forms,
+//! stacked shifts and sliced shifts (fp32 folders).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use gst::prelude::*;
+use garment_training::onnx::trace::CorrelationForm;
 use gstgarmenttransfer::chain::{Chain, OutputMode, Stage, Stats};
 use gstgarmenttransfer::contract::MODELS;
 use gstgarmenttransfer::frame::PixelFormat;
@@ -89,16 +90,16 @@ fn nodes(dir: &Path) -> Vec<(&'static str, usize)> {
     MODELS.iter().map(|spec| (spec.name, count(spec))).collect()
 }
 
-/// The same weights as `dir` with the warp's correlations sliced, shift by shift (the older form).
-fn sliced_copy(dir: &Path, out: &Path) -> PathBuf {
+/// The same weights as `dir` with the warp's correlations written in an older `form`.
+fn older_copy(dir: &Path, out: &Path, form: CorrelationForm) -> PathBuf {
     let device = garment_training::nn::default_device();
     let (nets, preset, manifest) = garment_training::onnx::import::load(dir, &device).unwrap();
     garment_training::onnx::export_models(&nets, preset, garment_training::onnx::Precision::Fp32, manifest.height, manifest.width, out, None).unwrap();
     let warp = nets.nets.iter().find(|n| n.spec().name == "warp").unwrap();
-    let sliced = garment_training::onnx::export::export_sliced(warp, manifest.height, manifest.width).unwrap().bytes();
-    std::fs::write(out.join("warp.onnx"), &sliced).unwrap();
+    let older = garment_training::onnx::export::export_with_correlations(warp, manifest.height, manifest.width, form).unwrap().bytes();
+    std::fs::write(out.join("warp.onnx"), &older).unwrap();
     let mut m = gstgarmenttransfer::manifest::Manifest::read(out).unwrap();
-    m.models.get_mut("warp").unwrap().sha256 = gstgarmenttransfer::manifest::sha256_hex(&sliced);
+    m.models.get_mut("warp").unwrap().sha256 = gstgarmenttransfer::manifest::sha256_hex(&older);
     m.write(out).unwrap();
     out.to_path_buf()
 }
@@ -204,7 +205,14 @@ fn main() {
     let (provider, ep) = if a.cuda { (ExecutionProvider::Cuda, "cuda") } else { (ExecutionProvider::Cpu, "cpu") };
     let graph_nodes = nodes(&models_dir);
     // The older form is written from the weights, which an fp16 folder does not give back.
-    let sliced = (!a.cuda && manifest.precision == "fp32").then(|| sliced_copy(&models_dir, &tmp.path().join("sliced")));
+    let older: Vec<(&str, PathBuf)> = if !a.cuda && manifest.precision == "fp32" {
+        [("stacked", CorrelationForm::Stacked), ("sliced", CorrelationForm::Sliced)]
+            .into_iter()
+            .map(|(name, form)| (name, older_copy(&models_dir, &tmp.path().join(name), form)))
+            .collect()
+    } else {
+        Vec::new()
+    };
     println!(
         "models {} ({} {}x{}), {ep}, {cores} cores, {} frame(s) in flight, {} frames after 2 warm-up frames",
         models_dir.display(),
@@ -257,17 +265,17 @@ fn main() {
             "chain_ms": bare * 1e3, "chain_fps": 1.0 / bare, "element_ms": elem * 1e3, "element_fps": 1.0 / elem,
             "element_over_chain": elem / bare, "latency_ms": latency.nseconds() as f64 / 1e6,
         });
-        if let Some(sliced) = &sliced {
-            let (old, old_stats) = bare_chain(sliced, provider, threads, a.in_flight, &reference_path, &frames, w, h);
+        for (name, dir) in &older {
+            let (old, old_stats) = bare_chain(dir, provider, threads, a.in_flight, &reference_path, &frames, w, h);
             let warp = Stage::Warp;
             println!(
-                "  sliced correlations (same weights): chain {:.1} ms/frame, warp {:.1} ms; stacked/sliced: chain {:.3}, warp {:.3}",
+                "  {name} correlations (same weights): chain {:.1} ms/frame, warp {:.1} ms; banded/{name}: chain {:.3}, warp {:.3}",
                 old * 1e3,
                 old_stats.mean_ms(warp),
                 bare / old,
                 stats.mean_ms(warp) / old_stats.mean_ms(warp)
             );
-            run["sliced"] = json!({"chain_ms": old * 1e3, "warp_ms": old_stats.mean_ms(warp), "chain_ratio": bare / old, "warp_ratio": stats.mean_ms(warp) / old_stats.mean_ms(warp)});
+            run[*name] = json!({"chain_ms": old * 1e3, "warp_ms": old_stats.mean_ms(warp), "chain_ratio": bare / old, "warp_ratio": stats.mean_ms(warp) / old_stats.mean_ms(warp)});
         }
         runs.push(run);
     }

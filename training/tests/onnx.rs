@@ -125,18 +125,22 @@ fn batch_axis_is_dynamic() {
 }
 
 #[test]
-fn stacked_and_sliced_correlations_compute_the_same_warp_with_fewer_nodes() {
+fn the_three_correlation_forms_compute_the_same_warp_and_the_banded_one_with_the_fewest_nodes() {
     use garment_training::onnx::check::compare_models;
-    use garment_training::onnx::export::export_sliced;
+    use garment_training::onnx::export::export_with_correlations;
+    use garment_training::onnx::trace::CorrelationForm::{Sliced, Stacked};
     let device = default_device();
     for name in ["warp", "teacher_warp"] {
         let net = Network::new(name, Preset::Tiny, &device).unwrap().map(&mut Perturb);
-        let (stacked, sliced) = (export(&net, 64, 64).unwrap(), export_sliced(&net, 64, 64).unwrap());
+        let banded = export(&net, 128, 96).unwrap();
         let nodes = |e: &garment_training::onnx::Exported| e.model.graph.as_ref().unwrap().node.len();
-        let diff = compare_models(&stacked.bytes(), &sliced.bytes(), net.spec(), 64, 64).unwrap();
-        println!("{name}: {} nodes stacked, {} sliced, outputs agree to {diff:.1e}", nodes(&stacked), nodes(&sliced));
-        assert!(diff <= 5e-5, "{name}: {diff}");
-        assert!(nodes(&stacked) < nodes(&sliced), "{name}: {} vs {}", nodes(&stacked), nodes(&sliced));
+        for form in [Stacked, Sliced] {
+            let older = export_with_correlations(&net, 128, 96, form).unwrap();
+            let diff = compare_models(&banded.bytes(), &older.bytes(), net.spec(), 128, 96).unwrap();
+            println!("{name}: {} nodes banded, {} {form:?}, outputs agree to {diff:.1e}", nodes(&banded), nodes(&older));
+            assert!(diff <= 5e-5, "{name} {form:?}: {diff}");
+            assert!(nodes(&banded) < nodes(&older), "{name} {form:?}: {} vs {}", nodes(&banded), nodes(&older));
+        }
     }
 }
 

@@ -57,14 +57,16 @@ pub trait Graph {
     fn resize(&mut self, x: &Self::T, size: [usize; 2]) -> Self::T;
     /// Sample `x` at the absolute grid `grid` `[N, 2, H, W]`.
     fn grid_sample(&mut self, x: &Self::T, grid: &Self::T) -> Self::T;
-    /// The channel mean of `a` `[N, C, H, W]` times each of the `K` shifts stacked in `stacked`
-    /// `[N, K * C, H, W]` (shift-major): `[N, K, H, W]`.
-    fn correlate(&mut self, a: &Self::T, stacked: &Self::T) -> Self::T;
-    /// Whether correlations stack their shifts (one multiply and one reduction each) or slice
-    /// every shift on its own (three operations per shift; the exporter's older form).
-    fn stacks_shifts(&self) -> bool {
-        true
+    /// `b` `[N, C, H, W]` prepared once for every local correlation with it within `d` pixels
+    /// (see [`correlation`]); by default its `(2d+1)^2` zero-padded shifts stacked shift-major,
+    /// `[N, (2d+1)^2 * C, H, W]`.
+    fn shifts(&mut self, b: &Self::T, d: usize) -> Self::T {
+        stack_shifts(self, b, d)
     }
+    /// The local correlation of `a` `[N, C, H, W]` with `b` as [`Graph::shifts`] prepared it:
+    /// for every displacement within `d` pixels the channel mean of `a * shifted(b)`,
+    /// `[N, (2d+1)^2, H, W]`, displacements in row-major order (dy, then dx).
+    fn correlate(&mut self, a: &Self::T, shifts: &Self::T, d: usize) -> Self::T;
 }
 
 /// Runs the operations on burn tensors.
@@ -165,7 +167,7 @@ impl Graph for Eager {
             .with_align_corners(false);
         x.clone().grid_sample_2d(grid.clone().permute([0, 2, 3, 1]), options)
     }
-    fn correlate(&mut self, a: &Tensor<4>, stacked: &Tensor<4>) -> Tensor<4> {
+    fn correlate(&mut self, a: &Tensor<4>, stacked: &Tensor<4>, _d: usize) -> Tensor<4> {
         let [n, c, h, w] = a.dims();
         let k = stacked.dims()[1] / c;
         let products = stacked.clone().reshape([n, k, c, h, w]) * a.clone().reshape([n, 1, c, h, w]);
@@ -206,53 +208,38 @@ pub fn apply_affine<G: Graph>(g: &mut G, theta: &G::T, grid: &G::T) -> G::T {
     g.concat(&rows)
 }
 
-/// The zero-padded shifts of a correlation's second operand `b` within `max_displacement`
-/// pixels, built once and shared by every correlation with `b` (the shape and the content flow
-/// of a pyramid level both correlate against the target's features).
+/// A correlation's second operand `b`, prepared by [`Graph::shifts`] once and shared by every
+/// correlation with `b` (the shape and the content flow of a pyramid level both correlate
+/// against the target's features).
 pub struct Shifts<T> {
-    b: T,
+    prepared: T,
     d: usize,
-    /// `[N, (2d+1)^2 * C, H, W]`, when the graph stacks shifts.
-    stacked: Option<T>,
 }
 
 pub fn shifts<G: Graph>(g: &mut G, b: &G::T, max_displacement: usize) -> Shifts<G::T> {
-    let d = max_displacement;
-    let stacked = g.stacks_shifts().then(|| {
-        let [_, _, h, w] = g.dims(b);
-        let padded = g.pad(b, d);
-        let mut shifted = Vec::with_capacity((2 * d + 1) * (2 * d + 1));
-        for dy in 0..=2 * d {
-            let rows = g.slice(&padded, 2, dy, dy + h);
-            for dx in 0..=2 * d {
-                shifted.push(g.slice(&rows, 3, dx, dx + w));
-            }
-        }
-        g.concat(&shifted)
-    });
-    Shifts { b: b.clone(), d, stacked }
+    Shifts { prepared: g.shifts(b, max_displacement), d: max_displacement }
 }
 
 /// Local correlation (FlowNet's cost volume, kernel 1): for every displacement within the
 /// shifts' reach, the channel mean of `a * shifted(b)`: `[N, (2d+1)^2, H, W]`, displacements in
 /// row-major order (dy, then dx).
 pub fn correlation<G: Graph>(g: &mut G, a: &G::T, s: &Shifts<G::T>) -> G::T {
-    if let Some(stacked) = &s.stacked {
-        return g.correlate(a, stacked);
-    }
-    let [_, _, h, w] = g.dims(a);
-    let d = s.d;
-    let padded = g.pad(&s.b, d);
-    let mut planes = Vec::with_capacity((2 * d + 1) * (2 * d + 1));
+    g.correlate(a, &s.prepared, s.d)
+}
+
+/// The `(2d+1)^2` zero-padded shifts of `b` `[N, C, H, W]` stacked shift-major (dy, then dx):
+/// `[N, (2d+1)^2 * C, H, W]`.
+pub fn stack_shifts<G: Graph + ?Sized>(g: &mut G, b: &G::T, d: usize) -> G::T {
+    let [_, _, h, w] = g.dims(b);
+    let padded = g.pad(b, d);
+    let mut shifted = Vec::with_capacity((2 * d + 1) * (2 * d + 1));
     for dy in 0..=2 * d {
         let rows = g.slice(&padded, 2, dy, dy + h);
         for dx in 0..=2 * d {
-            let shifted = g.slice(&rows, 3, dx, dx + w);
-            let prod = g.mul(a, &shifted);
-            planes.push(g.mean_channels(&prod));
+            shifted.push(g.slice(&rows, 3, dx, dx + w));
         }
     }
-    g.concat(&planes)
+    g.concat(&shifted)
 }
 
 /// A U-Net decoder step's input: `x` resized to `skip`'s size, concatenated with `skip`.

@@ -14,7 +14,7 @@ use super::proto::{
     data_type, dimension,
 };
 use super::fp16::{Precision, to_fp16};
-use super::trace::{TraceError, Tracer, Value};
+use super::trace::{CorrelationForm, TraceError, Tracer, Value};
 use crate::nn::Preset;
 use crate::nn::network::Network;
 
@@ -113,12 +113,11 @@ pub fn export(net: &Network, h: usize, w: usize) -> Result<Exported, ExportError
     trace(net.spec(), h, w, |t, inputs| net.forward(t, inputs))
 }
 
-/// Trace `net` with every correlation in the older form: each of its 49 shifts sliced,
-/// multiplied and averaged on its own (about three times the warp's nodes). Kept to measure
-/// the stacked form against it on the same weights.
-pub fn export_sliced(net: &Network, h: usize, w: usize) -> Result<Exported, ExportError> {
+/// Trace `net` with its correlations written in `form` (an older form measures the default
+/// against it on the same weights).
+pub fn export_with_correlations(net: &Network, h: usize, w: usize, form: CorrelationForm) -> Result<Exported, ExportError> {
     let mut t = Tracer::new();
-    t.sliced_correlations = true;
+    t.correlations = form;
     trace_with(t, net.spec(), h, w, |t, inputs| net.forward(t, inputs))
 }
 

@@ -10,7 +10,7 @@ use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::tensor::Tensor;
 
 use super::proto::{AttributeProto, NodeProto, TensorProto, attribute_type, data_type};
-use crate::nn::graph::Graph;
+use crate::nn::graph::{Graph, stack_shifts};
 
 /// A traced value: its name in the graph and its shape at batch 1.
 #[derive(Debug, Clone)]
@@ -27,6 +27,24 @@ pub enum TraceError {
     Weights { what: String, why: String },
 }
 
+/// How the tracer writes a local correlation. All three compute the same numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CorrelationForm {
+    /// Matrix products of row bands (the default). For a row `y` and a vertical displacement
+    /// `dy`, the `W x C` features of `a`'s row times the `C x (W + 2d)` features of `b`'s padded
+    /// row `y + dy` give the products of every pair of columns; the correlation keeps the
+    /// `2d + 1` diagonals `x + dx` (one Gather). That is `(W + 2d) / (2d + 1)` times the
+    /// multiply-adds of the shifts, done as a few large matrix products, instead of writing and
+    /// reading `(2d+1)^2` copies of `b` and of the products: the memory traffic was the cost.
+    #[default]
+    Banded,
+    /// The `(2d+1)^2` shifts of `b` stacked once, one multiply and one mean per correlation (the
+    /// exporter's second form; what training computes).
+    Stacked,
+    /// Every shift sliced, multiplied and averaged on its own (the exporter's first form).
+    Sliced,
+}
+
 #[derive(Default)]
 pub struct Tracer {
     pub nodes: Vec<NodeProto>,
@@ -38,9 +56,8 @@ pub struct Tracer {
     /// Every weight initializer in the order written, with the parameter it holds: what reading
     /// the weights of an exported file back into a network goes by (`import`).
     pub params: Vec<(String, ParamId)>,
-    /// Write correlations in the older form, one slice-multiply-mean per shift (for comparing
-    /// the two exports of the same weights); the default stacks the shifts.
-    pub sliced_correlations: bool,
+    /// How correlations are written (an older form compares exports of the same weights).
+    pub correlations: CorrelationForm,
     count: usize,
     /// Weights already written, by module address: a module used twice (E_s) is stored once.
     weights: HashMap<usize, (String, Option<String>)>,
@@ -347,9 +364,66 @@ impl Graph for Tracer {
         let attrs = vec![attr_int("align_corners", 0), attr_str("mode", "bilinear"), attr_str("padding_mode", "border")];
         self.node("GridSample", &[&x.name, &nhwc.name], attrs, [x.dims[0].max(n), x.dims[1], h, w])
     }
-    fn correlate(&mut self, a: &Value, stacked: &Value) -> Value {
-        // [N, K*C, H, W] -> [N, K, C, H, W] times a as [N, 1, C, H, W], mean over C. The
-        // five-dimensional values in between have no `Value` shape of their own.
+    fn shifts(&mut self, b: &Value, d: usize) -> Value {
+        match self.correlations {
+            CorrelationForm::Banded => self.row_bands(b, d),
+            CorrelationForm::Stacked => stack_shifts(self, b, d),
+            CorrelationForm::Sliced => b.clone(),
+        }
+    }
+    fn correlate(&mut self, a: &Value, shifts: &Value, d: usize) -> Value {
+        match self.correlations {
+            CorrelationForm::Banded => self.correlate_bands(a, shifts, d),
+            CorrelationForm::Stacked => self.correlate_stacked(a, shifts),
+            CorrelationForm::Sliced => self.correlate_sliced(a, shifts, d),
+        }
+    }
+}
+
+/// The three ways of writing a correlation ([`CorrelationForm`]). Values of other ranks than
+/// four carry a nominal `Value` shape: only the last node's is read.
+impl Tracer {
+    /// `b` `[N, C, H, W]` as `[N, H, C, (2d+1)(W+2d)]`: for each output row, the `2d + 1` padded
+    /// rows it reaches side by side, divided by `C` (the correlation is a mean over channels).
+    fn row_bands(&mut self, b: &Value, d: usize) -> Value {
+        let [n, c, h, w] = b.dims;
+        let padded = self.pad(b, d);
+        let rows_first = self.node("Transpose", &[&padded.name], vec![attr_ints("perm", &[0, 2, 1, 3])], [n, h + 2 * d, c, w + 2 * d]);
+        let axis1 = self.int64s(&[1]);
+        let bands: Vec<Value> = (0..=2 * d)
+            .map(|dy| {
+                let (start, end) = (self.int64s(&[dy as i64]), self.int64s(&[(dy + h) as i64]));
+                self.node("Slice", &[&rows_first.name, &start, &end, &axis1], vec![], [n, h, c, w + 2 * d])
+            })
+            .collect();
+        let names: Vec<&str> = bands.iter().map(|v| v.name.as_str()).collect();
+        let side_by_side = self.node("Concat", &names, vec![attr_int("axis", 3)], [n, h, c, (2 * d + 1) * (w + 2 * d)]);
+        let inverse_c = self.scalar(1.0 / c as f32);
+        self.node("Mul", &[&side_by_side.name, &inverse_c], vec![], side_by_side.dims)
+    }
+
+    fn correlate_bands(&mut self, a: &Value, bands: &Value, d: usize) -> Value {
+        let [n, c, h, w] = a.dims;
+        let (k, padded_w) = (2 * d + 1, w + 2 * d);
+        let pixels_last = self.node("Transpose", &[&a.name], vec![attr_ints("perm", &[0, 2, 3, 1])], [n, h, w, c]);
+        // [N, H, W, C] x [N, H, C, k (W + 2d)]: every column of a row against every padded
+        // column of its k bands.
+        let pairs = self.node("MatMul", &[&pixels_last.name, &bands.name], vec![], [n, h, w, k * padded_w]);
+        let row_major = self.int64s(&[0, h as i64, (w * k * padded_w) as i64]);
+        let flat = self.node("Reshape", &[&pairs.name, &row_major], vec![], [n, h, w, k * padded_w]);
+        // Column x of band dy against padded column x + dx, ordered x, dy, dx.
+        let diagonals: Vec<i64> = (0..w)
+            .flat_map(|x| (0..k).flat_map(move |dy| (0..k).map(move |dx| (x * k * padded_w + dy * padded_w + x + dx) as i64)))
+            .collect();
+        let diagonals = self.int64s(&diagonals);
+        let kept = self.node("Gather", &[&flat.name, &diagonals], vec![attr_int("axis", 2)], [n, h, w, k * k]);
+        let shape = self.int64s(&[0, h as i64, w as i64, (k * k) as i64]);
+        let by_pixel = self.node("Reshape", &[&kept.name, &shape], vec![], [n, h, w, k * k]);
+        self.node("Transpose", &[&by_pixel.name], vec![attr_ints("perm", &[0, 3, 1, 2])], [n, k * k, h, w])
+    }
+
+    fn correlate_stacked(&mut self, a: &Value, stacked: &Value) -> Value {
+        // [N, K*C, H, W] -> [N, K, C, H, W] times a as [N, 1, C, H, W], mean over C.
         let [n, c, h, w] = a.dims;
         let k = stacked.dims[1] / c;
         let shape = self.int64s(&[0, k as i64, c as i64, h as i64, w as i64]);
@@ -360,7 +434,19 @@ impl Graph for Tracer {
         let axis2 = self.int64s(&[2]);
         self.node("ReduceMean", &[&products.name, &axis2], vec![attr_int("keepdims", 0)], [n, k, h, w])
     }
-    fn stacks_shifts(&self) -> bool {
-        !self.sliced_correlations
+
+    fn correlate_sliced(&mut self, a: &Value, b: &Value, d: usize) -> Value {
+        let [_, _, h, w] = a.dims;
+        let padded = self.pad(b, d);
+        let mut planes = Vec::with_capacity((2 * d + 1) * (2 * d + 1));
+        for dy in 0..=2 * d {
+            let rows = self.slice(&padded, 2, dy, dy + h);
+            for dx in 0..=2 * d {
+                let shifted = self.slice(&rows, 3, dx, dx + w);
+                let prod = self.mul(a, &shifted);
+                planes.push(self.mean_channels(&prod));
+            }
+        }
+        self.concat(&planes)
     }
 }
