@@ -1,6 +1,7 @@
 //! `bench-onnx` and `bench-synth`: what the networks cost in ONNX Runtime, and how fast the
 //! synthetic world draws and writes samples.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -15,6 +16,7 @@ use crate::onnx::export::export;
 use crate::synth::World;
 use crate::synth::writer::{Layout, write_dataset};
 use gstgarmenttransfer::contract::{MODELS, PAPER_RESOLUTION};
+use gstgarmenttransfer::manifest::Manifest;
 use gstgarmenttransfer::runtime::{Feed, cpu_session, run};
 
 /// Samples per second of the synthetic world: drawing only (what on-the-fly training pays), on
@@ -53,8 +55,11 @@ pub fn synth(args: &BenchSynthArgs) -> Result<()> {
 /// ONNX Runtime CPU time per network of a preset at 256x192, batch 1, random weights and
 /// inputs, each run as the element runs it.
 pub fn onnx(args: &BenchOnnxArgs) -> Result<()> {
-    let BenchOnnxArgs { preset, runs, threads } = *args;
+    let BenchOnnxArgs { preset, runs, threads, ref models, ref against } = *args;
     anyhow::ensure!(runs >= 1 && threads >= 1, "--runs {runs}, --threads {threads}: expected at least 1 of each");
+    if let Some(models) = models {
+        return folders(models, against.as_deref(), runs, threads);
+    }
     let (h, w) = PAPER_RESOLUTION;
     let device = default_device();
     println!("ONNX Runtime {} CPU, {threads} threads, preset {} at {h}x{w}, batch 1, median of {runs} runs:", ort_version(), preset.name());
@@ -74,13 +79,69 @@ pub fn onnx(args: &BenchOnnxArgs) -> Result<()> {
                 times.push(start.elapsed().as_secs_f64() * 1e3);
             }
         }
-        times.sort_by(f64::total_cmp);
-        let median = times[times.len() / 2];
+        let median = median(&mut times);
         total += median;
         println!("  {:<18} {median:8.1} ms  ({:.2} GFLOPs)", spec.name, exported.macs as f64 / 1e9);
     }
     println!("  {:<18} {total:8.1} ms per frame of model time", "all five");
     Ok(())
+}
+
+/// The files of the models folder `dir` at its own resolution, batch 1, inputs of 0.5; with
+/// `against`, each beside the same model of that folder, the two run alternately (a run of one,
+/// then a run of the other) so that both see the same state of the machine.
+fn folders(dir: &Path, against: Option<&Path>, runs: usize, threads: usize) -> Result<()> {
+    let manifest = Manifest::read(dir)?;
+    let (h, w) = (manifest.height, manifest.width);
+    let other = against.map(|d| Manifest::read(d).map(|m| (d, m))).transpose()?;
+    if let Some((d, m)) = &other {
+        anyhow::ensure!((m.height, m.width) == (h, w), "{}: {}x{} models, {}: {}x{}: expected one resolution", dir.display(), w, h, d.display(), m.width, m.height);
+    }
+    println!("ONNX Runtime {} CPU, {threads} threads, {} at {w}x{h}, batch 1, median of {runs} runs:", ort_version(), dir.display());
+    if let Some((d, _)) = &other {
+        println!("  {:<18} {:>8} {:>8}  ratio   (second column: {})", "", "ms", "ms", d.display());
+    }
+    let mut totals = [0.0, 0.0];
+    for spec in MODELS {
+        let mut folders = vec![(dir, &manifest)];
+        folders.extend(other.iter().map(|(d, m)| (*d, m)));
+        let mut sessions = Vec::new();
+        for (d, m) in folders {
+            let bytes = m.load_model(d, &spec)?;
+            sessions.push(cpu_session(&bytes, spec.name, threads).map_err(|e| anyhow::anyhow!("{}: {e}", d.join(spec.file).display()))?);
+        }
+        let inputs: Vec<Array4<f32>> = spec.inputs.iter().map(|p| Array4::from_elem((1, p.channels, h, w), 0.5f32)).collect();
+        let views: Vec<Feed> = inputs.iter().map(|a| Feed::Host(a.view())).collect();
+        let mut times = vec![Vec::new(); sessions.len()];
+        for i in 0..runs + 1 {
+            for (session, times) in sessions.iter_mut().zip(&mut times) {
+                let start = Instant::now();
+                run(session, &spec, &views, h, w, &[]).map_err(|why| anyhow::anyhow!("{}: {why}", spec.file))?;
+                // The first run pays for allocations: not counted.
+                if i > 0 {
+                    times.push(start.elapsed().as_secs_f64() * 1e3);
+                }
+            }
+        }
+        let medians: Vec<f64> = times.iter_mut().map(|t| median(t)).collect();
+        for (total, m) in totals.iter_mut().zip(&medians) {
+            *total += m;
+        }
+        match medians[..] {
+            [a, b] => println!("  {:<18} {a:8.1} {b:8.1}  {:.3}", spec.name, a / b),
+            _ => println!("  {:<18} {:8.1} ms", spec.name, medians[0]),
+        }
+    }
+    match other {
+        Some(_) => println!("  {:<18} {:8.1} {:8.1}  {:.3}", "all five", totals[0], totals[1], totals[0] / totals[1]),
+        None => println!("  {:<18} {:8.1} ms per frame of model time", "all five", totals[0]),
+    }
+    Ok(())
+}
+
+fn median(times: &mut [f64]) -> f64 {
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
 }
 
 fn ort_version() -> String {

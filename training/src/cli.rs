@@ -44,7 +44,8 @@ pub enum Command {
     /// Evaluate a models folder against the true transfers of a synthetic dataset, through the
     /// element's own per-frame chain.
     Eval(EvalArgs),
-    /// Measure ONNX Runtime CPU time per network at 256x192, batch 1.
+    /// Measure ONNX Runtime CPU time per network at 256x192, batch 1; or the files of a models
+    /// folder, against another folder's in the same process.
     BenchOnnx(BenchOnnxArgs),
     /// Measure the synthetic world's speed: samples per second in memory, and written to disk.
     BenchSynth(BenchSynthArgs),
@@ -269,6 +270,14 @@ pub struct BenchOnnxArgs {
     /// ONNX Runtime intra-op threads.
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
+    /// Time the files of this models folder (at its resolution) instead of a preset's random
+    /// weights.
+    #[arg(long)]
+    pub models: Option<PathBuf>,
+    /// With --models: time each file against the same model of this folder (same resolution),
+    /// the two run alternately in one process, and report the ratio.
+    #[arg(long, requires = "models")]
+    pub against: Option<PathBuf>,
 }
 
 /// Arguments of `bench-synth`.

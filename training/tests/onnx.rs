@@ -188,9 +188,11 @@ fn an_fp16_export_computes_the_fp32_outputs_to_half_precision() {
     for spec in MODELS {
         let (x, y) = (a.load_model(full.path(), &spec).unwrap(), b.load_model(half.path(), &spec).unwrap());
         let graph = ModelProto::decode(&y[..]).unwrap().graph.unwrap();
+        // Bytes of the initializers of type `ty`, less Resize's scales (float32 by the standard).
         let weight_bytes = |bytes: &[u8], ty: i32| -> usize {
             let g = ModelProto::decode(bytes).unwrap().graph.unwrap();
-            g.initializer.iter().filter(|t| t.data_type == ty).map(|t| t.raw_data.len()).sum()
+            let scales: Vec<&String> = g.node.iter().filter(|n| n.op_type == "Resize").filter_map(|n| n.input.get(2)).collect();
+            g.initializer.iter().filter(|t| t.data_type == ty && !scales.contains(&&t.name)).map(|t| t.raw_data.len()).sum()
         };
         assert_eq!(weight_bytes(&y, data_type::FLOAT), 0, "{}: float32 weights left", spec.name);
         assert_eq!(2 * weight_bytes(&y, data_type::FLOAT16), weight_bytes(&x, data_type::FLOAT), "{}", spec.name);
@@ -217,4 +219,39 @@ fn an_fp16_export_computes_the_fp32_outputs_to_half_precision() {
     }
     let err = import::load(half.path(), &device).err().expect("fp16 weights are not read back").to_string();
     assert!(err.contains("fp16") && err.contains("manifest.json"), "{err}");
+}
+
+/// A whole-number upsampling is written (Resize with `scales`, no `axes`) so that ONNX
+/// Runtime's CPU provider keeps it inside its blocked (NCHWc) layout between the convolutions:
+/// in the graph ONNX Runtime optimises from the lite parser, no plain Resize is left and only
+/// the input's and the output's layout changes are (a Resize with `sizes` and `axes` stays
+/// plain NCHW, with a reorder out of the blocked layout before it and back in after it).
+#[test]
+fn whole_number_upsampling_stays_in_onnx_runtimes_blocked_layout() {
+    use garment_training::onnx::proto::ModelProto;
+    use prost::Message;
+    let device = default_device();
+    let net = Network::new("parser", Preset::Lite, &device).unwrap();
+    let exported = export(&net, 128, 96).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let optimised = tmp.path().join("parser.optimised.onnx");
+    gstgarmenttransfer::runtime::session_builder(1, "parser")
+        .unwrap()
+        .with_optimized_model_path(&optimised)
+        .unwrap()
+        .commit_from_memory(&exported.bytes())
+        .unwrap();
+    let graph = ModelProto::decode(std::fs::read(&optimised).unwrap().as_slice()).unwrap().graph.unwrap();
+    let count = |op: &str, domain: &str| graph.node.iter().filter(|n| n.op_type == op && n.domain == domain).count();
+    let nchwc = "com.microsoft.nchwc";
+    let (resizes, upsamples, reorders) = (count("Resize", ""), count("Upsample", nchwc), count("ReorderInput", nchwc) + count("ReorderOutput", nchwc));
+    println!("optimised lite parser: {} nchwc convolutions, {upsamples} nchwc upsamplings, {resizes} plain Resize, {reorders} reorders", count("Conv", nchwc));
+    if count("Conv", nchwc) == 0 {
+        // A CPU without the blocked layout (ONNX Runtime uses it where MLAS has NCHWc kernels,
+        // as on x86-64): nothing to check.
+        return;
+    }
+    assert_eq!(resizes, 0, "every upsampling of the parser doubles its input: none should stay a plain Resize");
+    assert_eq!(upsamples, 4, "the parser's decoder upsamples four times");
+    assert!(reorders <= 2, "{reorders} layout reorders: only the input's and the output's should be left");
 }

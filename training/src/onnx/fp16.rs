@@ -45,7 +45,10 @@ fn cast(input: &str, output: &str, to: i32) -> NodeProto {
 /// Rewrite `model` (as the exporter writes it) to compute in float16; see the module's comment.
 pub fn to_fp16(model: &mut ModelProto) {
     let Some(graph) = model.graph.as_mut() else { return };
-    for t in graph.initializer.iter_mut().filter(|t| t.data_type == data_type::FLOAT) {
+    // Resize's scales are float32 whatever the data's type.
+    let scales: std::collections::HashSet<String> =
+        graph.node.iter().filter(|n| n.op_type == "Resize").filter_map(|n| n.input.get(2)).filter(|i| !i.is_empty()).cloned().collect();
+    for t in graph.initializer.iter_mut().filter(|t| t.data_type == data_type::FLOAT && !scales.contains(&t.name)) {
         t.raw_data = t.raw_data.chunks_exact(4).flat_map(|b| f16_bits(f32::from_le_bytes([b[0], b[1], b[2], b[3]])).to_le_bytes()).collect();
         t.data_type = data_type::FLOAT16;
     }

@@ -67,6 +67,9 @@ pub struct NodeProto {
     pub op_type: String,
     #[prost(message, repeated, tag = "5")]
     pub attribute: Vec<AttributeProto>,
+    /// Empty: the default ONNX domain (all the exporter writes).
+    #[prost(string, tag = "7")]
+    pub domain: String,
 }
 
 /// `AttributeProto.AttributeType`.

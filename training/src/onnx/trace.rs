@@ -140,6 +140,7 @@ impl Tracer {
             name: format!("{out}_node"),
             op_type: op.into(),
             attribute: attrs,
+            ..Default::default()
         });
         Value { name: out, dims }
     }
@@ -157,6 +158,7 @@ impl Tracer {
             name: format!("{name}_identity"),
             op_type: "Identity".into(),
             attribute: vec![],
+            ..Default::default()
         });
         Value { name: name.into(), dims: v.dims }
     }
@@ -188,6 +190,13 @@ impl Tracer {
         let name = self.fresh("ints");
         self.initializers.push(int_tensor(&name, v));
         self.ints.insert(v.to_vec(), name.clone());
+        name
+    }
+
+    /// A float vector initializer (not a network weight: fp16 export leaves it in fp32).
+    fn floats(&mut self, v: &[f32]) -> String {
+        let name = self.fresh("floats");
+        self.initializers.push(float_tensor(&name, &[v.len()], v));
         name
     }
 
@@ -350,13 +359,21 @@ impl Graph for Tracer {
         if [h, w] == size {
             return x.clone();
         }
+        let attrs = vec![attr_str("mode", "linear"), attr_str("coordinate_transformation_mode", "half_pixel")];
+        let out = [n, c, size[0], size[1]];
+        // A whole-number factor goes as `scales` over all four axes: ONNX Runtime's CPU provider
+        // then upsamples inside its blocked (NCHWc) layout, between the convolutions, instead of
+        // leaving and re-entering it around every Resize (a Resize with `axes` is left in plain
+        // NCHW). Output size and sampling positions are the same as `sizes` gives: the factor
+        // is exact, and half_pixel maps through it.
+        if size[0] % h == 0 && size[1] % w == 0 {
+            let scales = self.floats(&[1.0, 1.0, (size[0] / h) as f32, (size[1] / w) as f32]);
+            return self.node("Resize", &[&x.name, "", &scales], attrs, out);
+        }
         let sizes = self.int64s(&[size[0] as i64, size[1] as i64]);
-        let attrs = vec![
-            attr_ints("axes", &[2, 3]),
-            attr_str("mode", "linear"),
-            attr_str("coordinate_transformation_mode", "half_pixel"),
-        ];
-        self.node("Resize", &[&x.name, "", "", &sizes], attrs, [n, c, size[0], size[1]])
+        let mut attrs = attrs;
+        attrs.push(attr_ints("axes", &[2, 3]));
+        self.node("Resize", &[&x.name, "", "", &sizes], attrs, out)
     }
     fn grid_sample(&mut self, x: &Value, grid: &Value) -> Value {
         let [n, _, h, w] = grid.dims;
