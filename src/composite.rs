@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use crate::contract::ParsingGroup;
 use crate::frame::{FrameMut, Letterbox, RgbImage};
 use crate::inputs::byte;
-use crate::maps::{Field, push_pull};
+use crate::maps::{Tap, bilinear, push_pull};
 use crate::reference::Reference;
 
 /// What the networks said about one frame, at model resolution.
@@ -69,9 +69,6 @@ pub fn composite(frame: &mut FrameMut, fit: &Letterbox, t: &Transfer, reference:
         push_pull(&mut fill, &known, w, h);
     }
 
-    fn field(data: &[f32], w: usize, h: usize) -> Field<'_> {
-        Field { data, width: w, height: h }
-    }
     let regrown: Option<Vec<Vec<f32>>> =
         t.regrown.map(|r| (0..3).map(|c| standard(r)[c * n..(c + 1) * n].iter().map(|&v| byte(v)).collect()).collect());
     let flow = standard(t.flow);
@@ -92,25 +89,24 @@ pub fn composite(frame: &mut FrameMut, fit: &Letterbox, t: &Transfer, reference:
     let (bpp, o) = (frame.format.bytes_per_pixel(), frame.format.rgb_offsets());
     // Model outputs reach only the frame pixels inside the model's view (the crop).
     let (rx0, ry0, rx1, ry1) = fit.source_rect(frame.width, frame.height);
+    // The letterbox maps x and y apart: a column's taps serve every row.
+    let columns: Vec<Tap> = (rx0..rx1.max(rx0)).map(|x| Tap::new(fit.to_model(x as f32 + 0.5, 0.0).0, w)).collect();
     frame.data.par_chunks_mut(frame.stride).enumerate().skip(ry0).take(ry1.saturating_sub(ry0)).for_each(|(y, row)| {
-        let (g_new, s_new, s_old, unc) = (field(&new_garment, w, h), field(&new_skin, w, h), field(&old_skin, w, h), field(&uncovered, w, h));
-        let (fx, fy) = (field(flow_x, w, h), field(flow_y, w, h));
-        let fills: Vec<Field> = fill.iter().map(|c| field(c, w, h)).collect();
-        let regrown: Option<Vec<Field>> = regrown.as_ref().map(|r| r.iter().map(|c| field(c, w, h)).collect());
-        for x in rx0..rx1 {
-            let (mx, my) = fit.to_model(x as f32 + 0.5, y as f32 + 0.5);
-            // The top-left of the four model pixels `Field::at` reads.
-            let (x0, y0) = ((mx - 0.5).clamp(0.0, (w - 1) as f32) as usize, (my - 0.5).clamp(0.0, (h - 1) as f32) as usize);
-            if !near[y0 * w + x0] {
+        let my = fit.to_model(0.0, y as f32 + 0.5).1;
+        let ty = Tap::new(my, h);
+        for (x, &tx) in (rx0..rx1).zip(&columns) {
+            // The four model pixels around this one: none with a layer to draw, nothing to do.
+            if !near[ty.i0 * w + tx.i0] {
                 continue;
             }
+            let at = |field: &[f32]| bilinear(field, w, tx, ty);
             let mut px: [f32; 3] = std::array::from_fn(|c| row[x * bpp + o[c]] as f32);
             if layers.fill {
-                let a = unc.at(mx, my);
+                let a = at(&uncovered);
                 if a > 0.0 {
                     let colour: [f32; 3] = match background {
                         Some(bg) => std::array::from_fn(|c| bg.data[(y * fw + x) * 3 + c] as f32),
-                        None => std::array::from_fn(|c| fills[c].at(mx, my)),
+                        None => std::array::from_fn(|c| at(&fill[c])),
                     };
                     for c in 0..3 {
                         px[c] += (colour[c] - px[c]) * a;
@@ -118,23 +114,23 @@ pub fn composite(frame: &mut FrameMut, fit: &Letterbox, t: &Transfer, reference:
                 }
             }
             if layers.skin {
-                let a = s_new.at(mx, my);
+                let a = at(&new_skin);
                 if a > 0.0 {
                     // A's own skin where A had skin; the regrown arm elsewhere.
-                    let own = s_old.at(mx, my);
+                    let own = at(&old_skin);
                     if let Some(r) = &regrown {
                         for c in 0..3 {
-                            let colour = r[c].at(mx, my) * (1.0 - own) + px[c] * own;
+                            let colour = at(&r[c]) * (1.0 - own) + px[c] * own;
                             px[c] += (colour - px[c]) * a;
                         }
                     }
                 }
             }
             if layers.garment {
-                let a = g_new.at(mx, my);
+                let a = at(&new_garment);
                 if a > 0.0 {
                     // The flow is a grid over B's model input: follow it to B's full-resolution photo.
-                    let (gx, gy) = (fx.at(mx, my), fy.at(mx, my));
+                    let (gx, gy) = (at(flow_x), at(flow_y));
                     let (bx, by) = reference.fit.to_source((gx + 1.0) * 0.5 * w as f32, (gy + 1.0) * 0.5 * h as f32);
                     let colour = reference.image.sample(bx, by);
                     for c in 0..3 {

@@ -63,6 +63,35 @@ pub fn affine_paste(source: &Array4<f32>, target: &Array4<f32>) -> (Array4<f32>,
     (mask, grid)
 }
 
+/// Where a bilinear lookup at the continuous model coordinate `m` (pixel centres at +0.5)
+/// reads along an axis of `n` pixels, clamped at the edges: the two pixels, and the weight of
+/// the second. A frame row (or column) maps to one model coordinate, so the composite works
+/// out each row's and each column's taps once and shares them among all the fields it reads.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tap {
+    pub i0: usize,
+    pub i1: usize,
+    pub a: f32,
+}
+
+impl Tap {
+    #[inline]
+    pub fn new(m: f32, n: usize) -> Tap {
+        let f = (m - 0.5).clamp(0.0, (n - 1) as f32);
+        let i0 = f as usize;
+        Tap { i0, i1: (i0 + 1).min(n - 1), a: f - i0 as f32 }
+    }
+}
+
+/// A bilinear lookup in the single-channel model-resolution field `data`, `width` pixels wide.
+#[inline]
+pub fn bilinear(data: &[f32], width: usize, x: Tap, y: Tap) -> f32 {
+    let v = |xi: usize, yi: usize| data[yi * width + xi];
+    let top = v(x.i0, y.i0) * (1.0 - x.a) + v(x.i1, y.i0) * x.a;
+    let bottom = v(x.i0, y.i1) * (1.0 - x.a) + v(x.i1, y.i1) * x.a;
+    top * (1.0 - y.a) + bottom * y.a
+}
+
 /// A single-channel model-resolution field, sampled bilinearly at continuous model coordinates
 /// (pixel centres at +0.5), clamped at the edges.
 pub struct Field<'a> {
@@ -74,15 +103,7 @@ pub struct Field<'a> {
 impl Field<'_> {
     #[inline]
     pub fn at(&self, mx: f32, my: f32) -> f32 {
-        let fx = (mx - 0.5).clamp(0.0, (self.width - 1) as f32);
-        let fy = (my - 0.5).clamp(0.0, (self.height - 1) as f32);
-        let (x0, y0) = (fx as usize, fy as usize);
-        let (x1, y1) = ((x0 + 1).min(self.width - 1), (y0 + 1).min(self.height - 1));
-        let (ax, ay) = (fx - x0 as f32, fy - y0 as f32);
-        let v = |x: usize, y: usize| self.data[y * self.width + x];
-        let top = v(x0, y0) * (1.0 - ax) + v(x1, y0) * ax;
-        let bottom = v(x0, y1) * (1.0 - ax) + v(x1, y1) * ax;
-        top * (1.0 - ay) + bottom * ay
+        bilinear(self.data, self.width, Tap::new(mx, self.width), Tap::new(my, self.height))
     }
 }
 
