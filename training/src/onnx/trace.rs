@@ -12,6 +12,11 @@ use burn::tensor::Tensor;
 use super::proto::{AttributeProto, NodeProto, TensorProto, attribute_type, data_type};
 use crate::nn::graph::{Graph, stack_shifts};
 
+/// A GridSample of at least this many channels is written for ONNX Runtime's planned sampling
+/// (`Tracer::grid_sample`): measured at 128x96 and 64x48 on 2 threads, 0.20-0.25x the time for
+/// 25 and 48 channels, 1.1-1.8x for 3 and 1.
+const PLANNED_SAMPLE_CHANNELS: usize = 8;
+
 /// A traced value: its name in the graph and its shape at batch 1.
 #[derive(Debug, Clone)]
 pub struct Value {
@@ -193,7 +198,7 @@ impl Tracer {
         name
     }
 
-    /// A float vector initializer (not a network weight: fp16 export leaves it in fp32).
+    /// A float vector initializer that is not a network weight (`import` skips it).
     fn floats(&mut self, v: &[f32]) -> String {
         let name = self.fresh("floats");
         self.initializers.push(float_tensor(&name, &[v.len()], v));
@@ -377,9 +382,24 @@ impl Graph for Tracer {
     }
     fn grid_sample(&mut self, x: &Value, grid: &Value) -> Value {
         let [n, _, h, w] = grid.dims;
-        let nhwc = self.node("Transpose", &[&grid.name], vec![attr_ints("perm", &[0, 2, 3, 1])], [n, h, w, 2]);
-        let attrs = vec![attr_int("align_corners", 0), attr_str("mode", "bilinear"), attr_str("padding_mode", "border")];
-        self.node("GridSample", &[&x.name, &nhwc.name], attrs, [x.dims[0].max(n), x.dims[1], h, w])
+        let [_, channels, xh, xw] = x.dims;
+        let mut nhwc = self.node("Transpose", &[&grid.name], vec![attr_ints("perm", &[0, 2, 3, 1])], [n, h, w, 2]);
+        let mut padding = "border";
+        if channels >= PLANNED_SAMPLE_CHANNELS {
+            // ONNX Runtime's CPU GridSample works out each output pixel's four taps and weights
+            // once and shares them among the channels only with zeros padding. Border padding is
+            // zeros padding of a grid clamped to the centres of the edge pixels ([0, W-1] in
+            // pixels): a clamped position reads only pixels inside (at W-1 the second tap, just
+            // outside, has weight 0). 4-5x faster for 25-48 channels; for a few channels working
+            // out the taps costs more than it saves, and border padding stays.
+            let low = self.floats(&[-1.0 + 1.0 / xw as f32, -1.0 + 1.0 / xh as f32]);
+            let high = self.floats(&[1.0 - 1.0 / xw as f32, 1.0 - 1.0 / xh as f32]);
+            let above = self.node("Max", &[&nhwc.name, &low], vec![], nhwc.dims);
+            nhwc = self.node("Min", &[&above.name, &high], vec![], nhwc.dims);
+            padding = "zeros";
+        }
+        let attrs = vec![attr_int("align_corners", 0), attr_str("mode", "bilinear"), attr_str("padding_mode", padding)];
+        self.node("GridSample", &[&x.name, &nhwc.name], attrs, [x.dims[0].max(n), channels, h, w])
     }
     fn shifts(&mut self, b: &Value, d: usize) -> Value {
         match self.correlations {
