@@ -65,8 +65,9 @@ pub fn affine_paste(source: &Array4<f32>, target: &Array4<f32>) -> (Array4<f32>,
 
 /// Where a bilinear lookup at the continuous model coordinate `m` (pixel centres at +0.5)
 /// reads along an axis of `n` pixels, clamped at the edges: the two pixels, and the weight of
-/// the second. A frame row (or column) maps to one model coordinate, so the composite works
-/// out each row's and each column's taps once and shares them among all the fields it reads.
+/// the second. Worked out once and shared by every field read at the same place: the composite
+/// works out each frame row's and column's taps (a row or column maps to one model coordinate),
+/// the smoothing each model pixel's place in the previous frame, for every channel of every map.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Tap {
     pub i0: usize,
@@ -90,21 +91,6 @@ pub fn bilinear(data: &[f32], width: usize, x: Tap, y: Tap) -> f32 {
     let top = v(x.i0, y.i0) * (1.0 - x.a) + v(x.i1, y.i0) * x.a;
     let bottom = v(x.i0, y.i1) * (1.0 - x.a) + v(x.i1, y.i1) * x.a;
     top * (1.0 - y.a) + bottom * y.a
-}
-
-/// A single-channel model-resolution field, sampled bilinearly at continuous model coordinates
-/// (pixel centres at +0.5), clamped at the edges.
-pub struct Field<'a> {
-    pub data: &'a [f32],
-    pub width: usize,
-    pub height: usize,
-}
-
-impl Field<'_> {
-    #[inline]
-    pub fn at(&self, mx: f32, my: f32) -> f32 {
-        bilinear(self.data, self.width, Tap::new(mx, self.width), Tap::new(my, self.height))
-    }
 }
 
 /// Fill the pixels of `rgb` (planar `[3][h*w]`) whose `known` weight is 0 from their

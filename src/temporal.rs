@@ -10,7 +10,7 @@
 use ndarray::Array4;
 
 use crate::frame::Letterbox;
-use crate::maps::Field;
+use crate::maps::{Tap, bilinear};
 
 /// Most of the previous frame kept where nothing moved (our choice, measured by `eval-video`).
 pub const MAX_KEEP: f32 = 0.6;
@@ -46,38 +46,39 @@ pub struct Temporal {
 }
 
 /// This frame: its fit and input, where each of its model pixels lies in the previous frame's
-/// model input (`None`: outside it; computed once, used by every map), and how much of the
-/// previous frame each pixel keeps.
+/// model input, as bilinear taps (`None`: outside it; worked out once, used by every channel of
+/// every map), and how much of the previous frame each pixel keeps.
 struct Current {
     fit: Letterbox,
     input: Array4<f32>,
-    at: Vec<Option<(f32, f32)>>,
+    at: Vec<Option<(Tap, Tap)>>,
     keep: Vec<f32>,
 }
 
 /// Where each model pixel of `to` lies in the model input of `from` (both views of one frame
-/// size: the crop moved with the person).
-fn correspond(from: &Letterbox, to: &Letterbox) -> Vec<Option<(f32, f32)>> {
+/// size: the crop moved with the person), as the taps of a bilinear lookup there.
+fn correspond(from: &Letterbox, to: &Letterbox) -> Vec<Option<(Tap, Tap)>> {
     (0..to.width * to.height)
         .map(|i| {
             let (sx, sy) = to.to_source((i % to.width) as f32 + 0.5, (i / to.width) as f32 + 0.5);
             let (px, py) = from.to_model(sx, sy);
-            from.inside(px, py).then_some((px, py))
+            from.inside(px, py).then(|| (Tap::new(px, from.width), Tap::new(py, from.height)))
         })
         .collect()
 }
 
-/// `map` sampled at `at`, planar `[C][at.len()]` (0 where `at` is `None`).
-fn resample(map: &Array4<f32>, at: &[Option<(f32, f32)>]) -> Vec<f32> {
+/// `map` (at the model resolution of the taps) sampled at `at`, planar `[C][at.len()]` (0 where
+/// `at` is `None`).
+fn resample(map: &Array4<f32>, at: &[Option<(Tap, Tap)>]) -> Vec<f32> {
     let (channels, fh, fw) = (map.shape()[1], map.shape()[2], map.shape()[3]);
     let data = map.as_slice().expect("model outputs are standard layout");
     let n = at.len();
     let mut out = vec![0.0; channels * n];
     for c in 0..channels {
-        let field = Field { data: &data[c * fh * fw..(c + 1) * fh * fw], width: fw, height: fh };
+        let field = &data[c * fh * fw..(c + 1) * fh * fw];
         for (i, p) in at.iter().enumerate() {
-            if let Some((px, py)) = *p {
-                out[c * n + i] = field.at(px, py);
+            if let Some((tx, ty)) = *p {
+                out[c * n + i] = bilinear(field, fw, tx, ty);
             }
         }
     }
