@@ -78,3 +78,32 @@ fn bad_arguments_say_what_was_expected() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("E1,E2"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// `bench-onnx --models A --against B`: every model of both folders timed, with the ratio;
+/// folders of two resolutions are an error naming both; `--against` alone is refused.
+#[test]
+fn bench_onnx_times_a_models_folder_against_another() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = |name: &str| tmp.path().join(name).to_str().unwrap().to_string();
+    for (name, size) in [("a", "64x64"), ("b", "64x64"), ("c", "32x64")] {
+        let out = garment_train(&["export", "--preset", "tiny", "--untrained", "--size", size, "--out", &dir(name)]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let out = garment_train(&["bench-onnx", "--models", &dir("a"), "--against", &dir("b"), "--runs", "2", "--threads", "1"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for name in ["parser", "densepose", "transfer_parsing", "warp", "regrowth", "all five"] {
+        let line = text.lines().find(|l| l.trim_start().starts_with(name)).unwrap_or_else(|| panic!("no line for {name}:\n{text}"));
+        let numbers: Vec<f64> = line.trim_start()[name.len()..].split_whitespace().map(|v| v.parse().unwrap()).collect();
+        assert!(numbers.len() == 3 && numbers[0] > 0.0 && numbers[1] > 0.0, "{line}");
+        // The ratio of the medians, which are printed rounded to 0.1 ms.
+        let (a, b, ratio) = (numbers[0], numbers[1], numbers[2]);
+        assert!(ratio >= (a - 0.05) / (b + 0.05) - 1e-3 && ratio <= (a + 0.05) / (b - 0.05).max(1e-3) + 1e-3, "{line}");
+    }
+
+    let out = garment_train(&["bench-onnx", "--models", &dir("a"), "--against", &dir("c"), "--runs", "1"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains(&dir("a")) && err.contains(&dir("c")) && err.contains("one resolution"), "{err}");
+    let out = garment_train(&["bench-onnx", "--against", &dir("b")]);
+    assert!(!out.status.success(), "--against without --models ran");
+}
