@@ -90,7 +90,7 @@ pub fn composite(frame: &mut FrameMut, fit: &Letterbox, t: &Transfer, reference:
     // Model outputs reach only the frame pixels inside the model's view (the crop).
     let (rx0, ry0, rx1, ry1) = fit.source_rect(frame.width, frame.height);
     // The letterbox maps x and y apart: a column's taps serve every row.
-    let columns: Vec<Tap> = (rx0..rx1.max(rx0)).map(|x| Tap::new(fit.to_model(x as f32 + 0.5, 0.0).0, w)).collect();
+    let columns: Vec<Tap> = (rx0..rx1).map(|x| Tap::new(fit.to_model(x as f32 + 0.5, 0.0).0, w)).collect();
     frame.data.par_chunks_mut(frame.stride).enumerate().skip(ry0).take(ry1.saturating_sub(ry0)).for_each(|(y, row)| {
         let my = fit.to_model(0.0, y as f32 + 0.5).1;
         let ty = Tap::new(my, h);

@@ -15,9 +15,10 @@ use crate::nn::network::Network;
 use crate::onnx::export::export;
 use crate::synth::World;
 use crate::synth::writer::{Layout, write_dataset};
-use gstgarmenttransfer::contract::{MODELS, PAPER_RESOLUTION};
+use gstgarmenttransfer::contract::{MODELS, ModelSpec, PAPER_RESOLUTION};
 use gstgarmenttransfer::manifest::Manifest;
 use gstgarmenttransfer::runtime::{Feed, cpu_session, run};
+use ort::session::Session;
 
 /// Samples per second of the synthetic world: drawing only (what on-the-fly training pays), on
 /// one thread and on all, then drawing and writing the dataset files.
@@ -67,19 +68,8 @@ pub fn onnx(args: &BenchOnnxArgs) -> Result<()> {
     for spec in MODELS {
         let net = Network::new(spec.name, preset, &device).expect("every model of the contract is a network");
         let exported = export(&net, h, w)?;
-        let mut session = cpu_session(&exported.bytes(), spec.name, threads)?;
-        let inputs: Vec<Array4<f32>> = spec.inputs.iter().map(|p| Array4::from_elem((1, p.channels, h, w), 0.5f32)).collect();
-        let views: Vec<Feed> = inputs.iter().map(|a| Feed::Host(a.view())).collect();
-        let mut times = Vec::new();
-        for i in 0..runs + 1 {
-            let start = Instant::now();
-            run(&mut session, &spec, &views, h, w, &[]).map_err(|why| anyhow::anyhow!("{}: {why}", spec.file))?;
-            // The first run pays for allocations: not counted.
-            if i > 0 {
-                times.push(start.elapsed().as_secs_f64() * 1e3);
-            }
-        }
-        let median = median(&mut times);
+        let session = cpu_session(&exported.bytes(), spec.name, threads)?;
+        let median = medians(vec![session], spec, h, w, runs)?[0];
         total += median;
         println!("  {:<18} {median:8.1} ms  ({:.2} GFLOPs)", spec.name, exported.macs as f64 / 1e9);
     }
@@ -110,20 +100,7 @@ fn folders(dir: &Path, against: Option<&Path>, runs: usize, threads: usize) -> R
             let bytes = m.load_model(d, &spec)?;
             sessions.push(cpu_session(&bytes, spec.name, threads).map_err(|e| anyhow::anyhow!("{}: {e}", d.join(spec.file).display()))?);
         }
-        let inputs: Vec<Array4<f32>> = spec.inputs.iter().map(|p| Array4::from_elem((1, p.channels, h, w), 0.5f32)).collect();
-        let views: Vec<Feed> = inputs.iter().map(|a| Feed::Host(a.view())).collect();
-        let mut times = vec![Vec::new(); sessions.len()];
-        for i in 0..runs + 1 {
-            for (session, times) in sessions.iter_mut().zip(&mut times) {
-                let start = Instant::now();
-                run(session, &spec, &views, h, w, &[]).map_err(|why| anyhow::anyhow!("{}: {why}", spec.file))?;
-                // The first run pays for allocations: not counted.
-                if i > 0 {
-                    times.push(start.elapsed().as_secs_f64() * 1e3);
-                }
-            }
-        }
-        let medians: Vec<f64> = times.iter_mut().map(|t| median(t)).collect();
+        let medians = medians(sessions, spec, h, w, runs)?;
         for (total, m) in totals.iter_mut().zip(&medians) {
             *total += m;
         }
@@ -139,9 +116,29 @@ fn folders(dir: &Path, against: Option<&Path>, runs: usize, threads: usize) -> R
     Ok(())
 }
 
-fn median(times: &mut [f64]) -> f64 {
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
+/// The median milliseconds of `runs` runs of each session (model `spec` at `h` x `w`, batch 1,
+/// inputs of 0.5, as the element runs it); the sessions take turns, run by run.
+fn medians(mut sessions: Vec<Session>, spec: ModelSpec, h: usize, w: usize, runs: usize) -> Result<Vec<f64>> {
+    let inputs: Vec<Array4<f32>> = spec.inputs.iter().map(|p| Array4::from_elem((1, p.channels, h, w), 0.5f32)).collect();
+    let views: Vec<Feed> = inputs.iter().map(|a| Feed::Host(a.view())).collect();
+    let mut times = vec![Vec::new(); sessions.len()];
+    for i in 0..runs + 1 {
+        for (session, times) in sessions.iter_mut().zip(&mut times) {
+            let start = Instant::now();
+            run(session, &spec, &views, h, w, &[]).map_err(|why| anyhow::anyhow!("{}: {why}", spec.file))?;
+            // The first run pays for allocations: not counted.
+            if i > 0 {
+                times.push(start.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+    }
+    Ok(times
+        .into_iter()
+        .map(|mut t| {
+            t.sort_by(f64::total_cmp);
+            t[t.len() / 2]
+        })
+        .collect())
 }
 
 fn ort_version() -> String {

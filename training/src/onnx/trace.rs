@@ -364,7 +364,7 @@ impl Graph for Tracer {
         if [h, w] == size {
             return x.clone();
         }
-        let attrs = vec![attr_str("mode", "linear"), attr_str("coordinate_transformation_mode", "half_pixel")];
+        let mut attrs = vec![attr_str("mode", "linear"), attr_str("coordinate_transformation_mode", "half_pixel")];
         let out = [n, c, size[0], size[1]];
         // A whole-number factor goes as `scales` over all four axes: ONNX Runtime's CPU provider
         // then upsamples inside its blocked (NCHWc) layout, between the convolutions, instead of
@@ -376,7 +376,6 @@ impl Graph for Tracer {
             return self.node("Resize", &[&x.name, "", &scales], attrs, out);
         }
         let sizes = self.int64s(&[size[0] as i64, size[1] as i64]);
-        let mut attrs = attrs;
         attrs.push(attr_ints("axes", &[2, 3]));
         self.node("Resize", &[&x.name, "", "", &sizes], attrs, out)
     }
