@@ -60,6 +60,9 @@ pub struct Models {
     held: Held,
     /// What the runs since the last `take_runs` cost.
     runs: Runs,
+    /// Every input fed since `record_inputs(true)`, by model: what the chain really hands each
+    /// model (`garment-train quantize` calibrates 8-bit ranges on it).
+    recorded: Option<Vec<(&'static str, Vec<Array4<f32>>)>>,
 }
 
 /// The inputs of one reference that the sessions were handed once and are fed again on every
@@ -170,6 +173,7 @@ impl Models {
             cuda,
             held: Held::default(),
             runs: Runs::default(),
+            recorded: None,
         })
     }
 
@@ -185,6 +189,7 @@ impl Models {
             cuda: self.cuda,
             held: Held::default(),
             runs: Runs::default(),
+            recorded: None,
         };
         (half(these), half(rest))
     }
@@ -256,6 +261,9 @@ impl Models {
                 },
             })
             .collect();
+        if let Some(recorded) = &mut self.recorded {
+            recorded.push((spec.name, feeds.iter().map(owned).collect::<Result<_, _>>().map_err(fail)?));
+        }
         let session = &mut self.sessions.iter_mut().find(|(n, _)| *n == spec.name).ok_or_else(|| fail("not opened".into()))?.1;
         let unread: Vec<&str> =
             if reference.is_some() { UNREAD_OUTPUTS.iter().filter(|(m, _)| *m == spec.name).map(|(_, p)| *p).collect() } else { vec![] };
@@ -268,9 +276,30 @@ impl Models {
         Ok(outputs)
     }
 
+    /// Keep a copy of every input fed from now on (`take_recorded`), or stop.
+    pub fn record_inputs(&mut self, on: bool) {
+        self.recorded = on.then(Vec::new);
+    }
+
+    /// The inputs fed since the last call, by model, in the contract's order.
+    pub fn take_recorded(&mut self) -> Vec<(&'static str, Vec<Array4<f32>>)> {
+        self.recorded.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
     /// The runs since the last call, and start counting afresh.
     pub fn take_runs(&mut self) -> Runs {
         std::mem::take(&mut self.runs)
+    }
+}
+
+/// A copy of a feed on the host (a held value must be on the host: calibration runs on the CPU).
+fn owned(feed: &Feed) -> Result<Array4<f32>, String> {
+    match feed {
+        Feed::Host(a) => Ok(a.to_owned()),
+        Feed::Held(v) => {
+            let a = v.try_extract_array::<f32>().map_err(|e| e.to_string())?;
+            a.to_owned().into_dimensionality().map_err(|e| e.to_string())
+        }
     }
 }
 

@@ -38,6 +38,9 @@ pub enum Command {
     /// Export the five inference networks to ONNX, with models/manifest.json, and check each
     /// file against ONNX Runtime.
     Export(ExportArgs),
+    /// The 8-bit form of a float32 models folder, for CPUs with 8-bit dot products: every
+    /// convolution in int8, its ranges calibrated on what the element's chain feeds each model.
+    Quantize(QuantizeArgs),
     /// Train one stage of the schedule into RUN_DIR/STAGE (resumable), or `all` of them in
     /// dependency order followed by the export into --models.
     Train(TrainArgs),
@@ -170,6 +173,23 @@ pub struct ExportArgs {
     /// provider; on the CPU ONNX Runtime casts around every node and runs slower.
     #[arg(long, value_enum, default_value = "fp32")]
     pub precision: Precision,
+}
+
+/// Arguments of `quantize`.
+#[derive(Args)]
+pub struct QuantizeArgs {
+    /// The fp32 models folder.
+    #[arg(long)]
+    pub models: PathBuf,
+    /// Dataset whose transfer pairs the chain runs to calibrate on (`garment-train synth`).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// At most this many transfer pairs.
+    #[arg(long, default_value_t = 100)]
+    pub pairs: usize,
+    /// Output folder (created).
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 /// Arguments of `train`.

@@ -9,6 +9,7 @@ pub mod eval;
 pub mod nn;
 pub mod onnx;
 pub mod progress;
+pub mod quantize;
 pub mod rng;
 pub mod summary;
 pub mod synth;

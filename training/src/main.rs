@@ -3,7 +3,7 @@
 use clap::Parser;
 
 use garment_training::cli::{Cli, Command};
-use garment_training::{bench, contact_sheet, eval, nn, onnx, progress, summary, synth, train};
+use garment_training::{bench, contact_sheet, eval, nn, onnx, progress, quantize, summary, synth, train};
 
 fn main() -> anyhow::Result<()> {
     progress::init_logging();
@@ -18,6 +18,7 @@ fn main() -> anyhow::Result<()> {
         Command::Export(a) => onnx::folder::run(a),
         Command::Train(a) => train::all::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Quantize(a) => quantize::run(a),
         Command::BenchOnnx(a) => bench::onnx(a),
         Command::BenchSynth(a) => bench::synth(a),
     }

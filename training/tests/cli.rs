@@ -107,3 +107,39 @@ fn bench_onnx_times_a_models_folder_against_another() {
     let out = garment_train(&["bench-onnx", "--against", &dir("b")]);
     assert!(!out.status.success(), "--against without --models ran");
 }
+
+/// `quantize`: the shipped models calibrated on the chain's own runs over a small dataset; the
+/// int8 folder says so in its manifest, the element's chain runs it with the float32 folder's
+/// quality; an int8 folder is not quantized again.
+#[test]
+fn quantize_writes_an_int8_folder_the_chain_runs_as_well_as_the_fp32_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = |name: &str| tmp.path().join(name).to_str().unwrap().to_string();
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../models");
+    let out = garment_train(&["synth", "--out", &path("data"), "--count", "12", "--size", "96x128", "--seed", "31", "--pairs", "12"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = garment_train(&["quantize", "--models", shipped, "--data", &path("data"), "--out", &path("int8")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(tmp.path().join("int8/manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["precision"], "int8");
+    for name in ["parser", "densepose", "transfer_parsing", "warp", "regrowth"] {
+        let runs = manifest["models"][name]["training"]["int8_calibration"]["runs"].as_u64().unwrap_or(0);
+        assert!(runs > 0, "{name}: calibrated on {runs} runs");
+    }
+
+    let eval = |models: &str| -> serde_json::Value {
+        let out = garment_train(&["eval", "--models", models, "--data", &path("data"), "--json"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap()
+    };
+    let (float, int8) = (eval(shipped), eval(&path("int8")));
+    for key in ["garment_iou", "skin_iou", "composite_ssim"] {
+        let (a, b) = (float[key].as_f64().unwrap(), int8[key].as_f64().unwrap());
+        println!("{key}: fp32 {a:.4}, int8 {b:.4}");
+        assert!((a - b).abs() < 0.02, "{key}: fp32 {a}, int8 {b}");
+    }
+
+    let out = garment_train(&["quantize", "--models", &path("int8"), "--data", &path("data"), "--out", &path("again")]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains(&path("int8")) && err.contains("the models are int8"), "{err}");
+}

@@ -255,3 +255,52 @@ fn whole_number_upsampling_stays_in_onnx_runtimes_blocked_layout() {
     assert_eq!(upsamples, 4, "the parser's decoder upsamples four times");
     assert!(reorders <= 2, "{reorders} layout reorders: only the input's and the output's should be left");
 }
+
+/// The 8-bit form: batch norms folded into their convolutions compute what they did; ONNX
+/// Runtime runs every convolution but the output's as an integer convolution (the ReLUs after
+/// them absorbed); the outputs stay near float32's on the inputs calibrated on.
+#[test]
+fn an_int8_model_folds_batch_norms_exactly_and_runs_its_convolutions_in_8_bits() {
+    use garment_training::onnx::check::run_model;
+    use garment_training::onnx::int8::{Calibration, fold_batch_norms, to_int8};
+    use prost::Message;
+    let device = default_device();
+    let net = Network::new("parser", Preset::Lite, &device).unwrap().map(&mut Perturb);
+    let (h, w) = (128, 96);
+    let exported = export(&net, h, w).unwrap();
+    let spec = exported.spec;
+    let inputs = random_inputs(spec, h, w);
+    let float = run_model(&exported.bytes(), spec, &inputs).unwrap();
+
+    let mut folded = exported.model.clone();
+    fold_batch_norms(&mut folded);
+    let graph = folded.graph.as_ref().unwrap();
+    assert_eq!(graph.node.iter().filter(|n| n.op_type == "BatchNormalization").count(), 0, "a batch norm left unfolded");
+    let diff = max_abs_diff(&run_model(&folded.encode_to_vec(), spec, &inputs).unwrap()[0], &float[0]);
+    assert!(diff < 1e-4, "folded parser differs by {diff}");
+    // A convolution that writes a model output stays float32.
+    let convs = graph.node.iter().filter(|n| n.op_type == "Conv" && !graph.output.iter().any(|o| o.name == n.output[0])).count();
+
+    let mut calibration = Calibration::new(&exported.bytes(), spec.file).unwrap();
+    let names: Vec<&str> = spec.inputs.iter().map(|p| p.name).collect();
+    for _ in 0..4 {
+        calibration.observe(&names, &random_inputs(spec, h, w)).unwrap();
+    }
+    calibration.observe(&names, &inputs).unwrap();
+    let mut int8 = calibration.model.clone();
+    to_int8(&mut int8, &calibration.ranges).unwrap();
+    let bytes = int8.encode_to_vec();
+    let quantized = run_model(&bytes, spec, &inputs).unwrap();
+    let (diff, scale) = (max_abs_diff(&quantized[0], &float[0]), float[0].iter().fold(0.0f32, |m, x| m.max(x.abs())));
+    println!("int8 parser: max difference {diff} on outputs up to {scale}");
+    assert!(diff < 0.05 * scale, "int8 parser differs by {diff} on outputs up to {scale}");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let optimised = tmp.path().join("parser.int8.optimised.onnx");
+    gstgarmenttransfer::runtime::session_builder(1, "parser").unwrap().with_optimized_model_path(&optimised).unwrap().commit_from_memory(&bytes).unwrap();
+    let graph = garment_training::onnx::proto::ModelProto::decode(std::fs::read(&optimised).unwrap().as_slice()).unwrap().graph.unwrap();
+    let count = |op: &str| graph.node.iter().filter(|n| n.op_type == op).count();
+    println!("optimised int8 parser: {} QLinearConv, {} Conv, {} Relu", count("QLinearConv"), count("Conv"), count("Relu"));
+    assert_eq!(count("QLinearConv"), convs, "every convolution but an output's should be an integer one");
+    assert_eq!(count("Relu"), 0, "a ReLU after a quantized convolution should be absorbed by its 8-bit output");
+}

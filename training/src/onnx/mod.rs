@@ -6,6 +6,7 @@ pub mod export;
 pub mod folder;
 pub mod fp16;
 pub mod import;
+pub mod int8;
 pub mod proto;
 pub mod trace;
 

@@ -1,0 +1,101 @@
+//! `garment-train quantize`: the 8-bit form (`onnx::int8`) of a float32 models folder, its
+//! activation ranges calibrated on what the element's own chain feeds each model over the
+//! transfer pairs of a dataset (the reference's parser and dense pose runs included).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail, ensure};
+use gstgarmenttransfer::chain::{Chain, OutputMode};
+use gstgarmenttransfer::contract::MODELS;
+use gstgarmenttransfer::frame::{FrameMut, PixelFormat};
+use gstgarmenttransfer::manifest::{Manifest, sha256_hex};
+use gstgarmenttransfer::models::{ExecutionProvider, ModelFiles, Models};
+use gstgarmenttransfer::reference::Reference;
+use gstgarmenttransfer::runtime::{cpu_session, pool_threads};
+use prost::Message;
+
+use crate::cli::QuantizeArgs;
+use crate::data::Dataset;
+use crate::onnx::int8::{Calibration, to_int8};
+
+/// Run the `quantize` subcommand.
+pub fn run(args: &QuantizeArgs) -> Result<()> {
+    let files = ModelFiles::read(&args.models)?;
+    let source = &files.manifest;
+    ensure!(
+        source.precision == "fp32",
+        "{}: the models are {}; quantize the fp32 folder they were exported from",
+        args.models.display(),
+        source.precision
+    );
+    let dataset = Dataset::open(&args.data)?;
+    ensure!(!dataset.transfers.is_empty(), "{}: no transfer pairs (transfer_pairs.txt) to calibrate on; write the data with `garment-train synth`", args.data.display());
+    let mut calibrating: HashMap<&str, Calibration> = HashMap::new();
+    for spec in MODELS {
+        calibrating.insert(spec.name, Calibration::new(&source.load_model(&args.models, &spec)?, spec.file)?);
+    }
+
+    let mut chain = Chain::new(Models::load(&args.models, ExecutionProvider::Cpu, 0, pool_threads())?);
+    chain.front.models.record_inputs(true);
+    chain.back.models.record_inputs(true);
+    let pairs: Vec<_> = dataset.transfers.iter().take(args.pairs).collect();
+    let bar = crate::progress::bar(pairs.len() as u64, "calibrating", true);
+    for t in pairs {
+        bar.inc(1);
+        let Some(a) = dataset.load_or_skip(t.a) else { continue };
+        let reference = match Reference::prepare(&dataset.samples[t.b].image, &mut chain.front.models) {
+            Ok(r) => Arc::new(r),
+            Err(e) => {
+                log::warn!("{e}");
+                continue;
+            }
+        };
+        chain.reset();
+        let (w, h) = (a.width as usize, a.height as usize);
+        let mut pixels = a.image.clone();
+        let mut frame = FrameMut { data: &mut pixels, width: w, height: h, stride: w * 3, format: PixelFormat::Rgb };
+        chain.process(&mut frame, &reference, None, OutputMode::Composite)?;
+        let recorded = chain.front.models.take_recorded().into_iter().chain(chain.back.models.take_recorded());
+        for (name, inputs) in recorded {
+            let spec = MODELS.iter().find(|s| s.name == name).expect("the chain runs contract models");
+            let names: Vec<&str> = spec.inputs.iter().map(|p| p.name).collect();
+            calibrating.get_mut(name).expect("every model is calibrating").observe(&names, &inputs).with_context(|| format!("{}: calibrating", spec.file))?;
+        }
+    }
+    bar.finish();
+
+    std::fs::create_dir_all(&args.out).with_context(|| format!("{}: cannot create it", args.out.display()))?;
+    let mut manifest: Manifest = source.clone();
+    manifest.precision = "int8".into();
+    manifest.evaluation = None;
+    for spec in MODELS {
+        let c = calibrating.remove(spec.name).expect("every model is calibrating");
+        if c.runs == 0 {
+            bail!("{}: the chain never ran {} on the {} pairs of {} (nobody found?): nothing to calibrate it on", args.models.display(), spec.file, args.pairs, args.data.display());
+        }
+        let mut model = c.model;
+        to_int8(&mut model, &c.ranges).map_err(|e| anyhow::anyhow!("{}: {e}", spec.file))?;
+        let bytes = model.encode_to_vec();
+        let path = args.out.join(spec.file);
+        std::fs::write(&path, &bytes).with_context(|| format!("{}: cannot write it", path.display()))?;
+        cpu_session(&bytes, spec.file, 1)?;
+        let entry = manifest.models.get_mut(spec.name).with_context(|| format!("{}: no entry for {}", args.models.display(), spec.name))?;
+        entry.sha256 = sha256_hex(&bytes);
+        let mut training = entry.training.take().unwrap_or_else(|| serde_json::json!({}));
+        training["int8_calibration"] = calibration(&args.data, c.runs);
+        entry.training = Some(training);
+        println!("{:<18} {} runs observed, {} tensors calibrated", spec.name, c.runs, c.tensors.len());
+    }
+    manifest.write(&args.out)?;
+    println!("wrote the int8 models and manifest.json to {}; ONNX Runtime loads each", args.out.display());
+    Ok(())
+}
+
+/// What the ranges were calibrated on: the dataset (its generator's seed and size when `synth`
+/// wrote it), the runs observed and the command.
+fn calibration(data: &Path, runs: usize) -> serde_json::Value {
+    let dataset = std::fs::read_to_string(data.join(crate::data::layout::SYNTH)).ok().and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+    serde_json::json!({ "dataset": dataset, "runs": runs, "command": std::env::args().collect::<Vec<_>>() })
+}
