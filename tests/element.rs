@@ -162,3 +162,23 @@ fn a_flushing_seek_with_frames_in_flight_drops_them_and_the_stream_goes_on() {
         pipeline.set_state(gst::State::Null).unwrap();
     }
 }
+
+/// On the CPU the element runs the shipped folder's 8-bit form (`models/int8`) and says so in
+/// its stats; `int8=false` runs the float files.
+#[test]
+fn the_cpu_runs_the_folders_int8_form_unless_int8_is_off() {
+    init();
+    let tmp = tempfile::tempdir().unwrap();
+    let r = person_png(tmp.path(), "reference.png", 1);
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    for (extra, precision) in [("", "int8"), ("int8=false", "fp32")] {
+        let pipeline = launch(&format!("videotestsrc num-buffers=2 ! video/x-raw,width=128,height=96 ! videoconvert ! {} ! fakesink", element(&shipped, &r, extra)));
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let bus = pipeline.bus().unwrap();
+        let msg = bus.timed_pop_filtered(gst::ClockTime::from_seconds(120), &[gst::MessageType::Eos, gst::MessageType::Error]);
+        assert!(matches!(msg.as_ref().map(|m| m.view()), Some(gst::MessageView::Eos(_))), "{msg:?}");
+        let stats = pipeline.by_name("gt").unwrap().property::<gst::Structure>("stats");
+        assert_eq!(stats.get::<&str>("precision").unwrap(), precision, "{extra}: {stats}");
+        pipeline.set_state(gst::State::Null).unwrap();
+    }
+}

@@ -6,6 +6,8 @@ mod common;
 use std::time::Duration;
 
 use common::{ParserVerdict, error_of, gt, init, launch, models, person_png, run};
+use garment_training::nn::{Preset, default_device};
+use garment_training::onnx::{InferenceNets, Precision, export_models};
 use gstgarmenttransfer::manifest::{Manifest, sha256_hex};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -47,6 +49,18 @@ fn models_folder_and_files() {
     manifest.write(&m).unwrap();
     let e = error_of(&gt(&m, &r));
     assert!(e.contains("densepose.onnx") && e.contains("cannot load"), "{e}");
+
+    // An int8/ folder that is not the 8-bit form of the folder: float files, or another size.
+    let m = models(&tmp.path().join("m8"), ParserVerdict::AllGarment);
+    let int8 = models(&m.join("int8"), ParserVerdict::AllGarment);
+    let e = error_of(&gt(&m, &r));
+    assert!(e.contains(&int8.display().to_string()) && e.contains("precision is fp32, expected int8"), "{e}");
+    let (nets, preset) = (InferenceNets::untrained(Preset::Tiny, &default_device()), Preset::Tiny);
+    let mut manifest = export_models(&nets, preset, Precision::Fp32, common::H + 32, common::W, &int8, None).unwrap();
+    manifest.precision = "int8".into();
+    manifest.write(&int8).unwrap();
+    let e = error_of(&gt(&m, &r));
+    assert!(e.contains(&int8.display().to_string()) && e.contains(&format!("{}x{} models, expected", common::W, common::H + 32)), "{e}");
 
     // Breaks the contract: the parser's file in the dense-pose slot (wrong output name and width).
     let m = models(&tmp.path().join("m5"), ParserVerdict::AllGarment);

@@ -158,7 +158,7 @@ pub fn evaluate(models: &Path, data: &Path, limit: usize, variant: Variant) -> R
         return Err(EvalError::NoTruth(data.to_path_buf()));
     }
     let threads = gstgarmenttransfer::runtime::pool_threads();
-    let mut chain = Chain::new(Models::load(models, ExecutionProvider::Cpu, 0, threads)?);
+    let mut chain = Chain::new(Models::load_own(models, ExecutionProvider::Cpu, 0, threads)?);
     chain.back.affine_paste = variant == Variant::AffinePaste;
     let (mut totals, mut passed_through) = (Totals::default(), 0);
     for t in dataset.transfers.iter().take(limit) {
@@ -380,7 +380,7 @@ fn change_in(a: &[u8], b: &[u8], region: &[bool]) -> Option<f64> {
 pub fn evaluate_video(models: &Path, data: &Path, follow: bool, temporal: bool) -> Result<VideoMetrics, EvalError> {
     use crate::data::files::{read_ids, read_rgb};
     let threads = gstgarmenttransfer::runtime::pool_threads();
-    let mut chain = Chain::new(Models::load(models, ExecutionProvider::Cpu, 0, threads)?);
+    let mut chain = Chain::new(Models::load_own(models, ExecutionProvider::Cpu, 0, threads)?);
     chain.front.follow = follow;
     chain.front.temporal = temporal;
     let reference = Arc::new(Reference::prepare(&data.join("reference.png"), &mut chain.front.models).map_err(|e| EvalError::Reference(e.to_string()))?);

@@ -22,7 +22,8 @@ use crate::onnx::int8::{Calibration, to_int8};
 
 /// Run the `quantize` subcommand.
 pub fn run(args: &QuantizeArgs) -> Result<()> {
-    let files = ModelFiles::read(&args.models)?;
+    // Calibrated on the float files, whatever 8-bit form the folder holds already.
+    let files = ModelFiles::read(&args.models)?.without_int8();
     let source = &files.manifest;
     ensure!(
         source.precision == "fp32",
@@ -37,7 +38,7 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
         calibrating.insert(spec.name, Calibration::new(&source.load_model(&args.models, &spec)?, spec.file)?);
     }
 
-    let mut chain = Chain::new(Models::load(&args.models, ExecutionProvider::Cpu, 0, pool_threads())?);
+    let mut chain = Chain::new(Models::open(&files, &MODELS, ExecutionProvider::Cpu, 0, pool_threads())?);
     chain.front.models.record_inputs(true);
     chain.back.models.record_inputs(true);
     let pairs: Vec<_> = dataset.transfers.iter().take(args.pairs).collect();
