@@ -10,8 +10,9 @@
 //! frames after 2 warm-up frames. `--preset` exports networks of that preset with untrained
 //! weights whose parser sees a garment everywhere: every stage then runs on every frame, and the
 //! timings, which do not depend on the weight values, are those of the architecture. On the CPU
-//! the run also times the same weights with the warp's correlations in their two older forms,
-//! stacked shifts and sliced shifts (fp32 folders).
+//! the run also times the same weights in float32 where the folder's 8-bit form ran (`int8/`),
+//! and with the warp's correlations in their two older forms, stacked shifts and sliced shifts
+//! (float32 folders).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -203,20 +204,27 @@ fn main() {
     // As the element chooses: every session may use every core.
     let threads = cores;
     let (provider, ep) = if a.cuda { (ExecutionProvider::Cuda, "cuda") } else { (ExecutionProvider::Cpu, "cpu") };
-    let graph_nodes = nodes(&models_dir);
-    // The older form is written from the weights, which an fp16 folder does not give back.
+    // On the CPU a folder with an 8-bit form runs that; the float32 files of the same weights
+    // are timed beside it.
+    let int8 = !a.cuda && models_dir.join(gstgarmenttransfer::models::INT8_FOLDER).join("manifest.json").exists();
+    let mut forms = vec![("stacked", CorrelationForm::Stacked), ("sliced", CorrelationForm::Sliced)];
+    if int8 {
+        forms.insert(0, ("float32", CorrelationForm::Banded));
+    }
+    // The older forms are written from the weights, which an fp16 folder does not give back.
     let older: Vec<(&str, PathBuf)> = if !a.cuda && manifest.precision == "fp32" {
-        [("stacked", CorrelationForm::Stacked), ("sliced", CorrelationForm::Sliced)]
-            .into_iter()
-            .map(|(name, form)| (name, older_copy(&models_dir, &tmp.path().join(name), form)))
-            .collect()
+        forms.into_iter().map(|(name, form)| (name, older_copy(&models_dir, &tmp.path().join(name), form))).collect()
     } else {
         Vec::new()
     };
+    let precision = if int8 { "int8" } else { manifest.precision.as_str() };
+    // The nodes of the files that run.
+    let graph_nodes = nodes(&if int8 { models_dir.join(gstgarmenttransfer::models::INT8_FOLDER) } else { models_dir.clone() });
     println!(
-        "models {} ({} {}x{}), {ep}, {cores} cores, {} frame(s) in flight, {} frames after 2 warm-up frames",
+        "models {} ({} {} {}x{}), {ep}, {cores} cores, {} frame(s) in flight, {} frames after 2 warm-up frames",
         models_dir.display(),
         manifest.preset,
+        precision,
         manifest.width,
         manifest.height,
         a.in_flight,
@@ -268,8 +276,9 @@ fn main() {
         for (name, dir) in &older {
             let (old, old_stats) = bare_chain(dir, provider, threads, a.in_flight, &reference_path, &frames, w, h);
             let warp = Stage::Warp;
+            let what = if *name == "float32" { "float32 (same weights)".to_string() } else { format!("float32, {name} correlations (same weights)") };
             println!(
-                "  {name} correlations (same weights): chain {:.1} ms/frame, warp {:.1} ms; banded/{name}: chain {:.3}, warp {:.3}",
+                "  {what}: chain {:.1} ms/frame, warp {:.1} ms; this/that: chain {:.3}, warp {:.3}",
                 old * 1e3,
                 old_stats.mean_ms(warp),
                 bare / old,
@@ -282,7 +291,7 @@ fn main() {
     if let Some(path) = &a.json {
         let out = json!({
             "models": models_dir.display().to_string(), "preset": manifest.preset, "model_width": manifest.width, "model_height": manifest.height,
-            "untrained": manifest.untrained, "provider": ep, "cores": cores, "threads_per_session": threads, "frames_in_flight": a.in_flight,
+            "untrained": manifest.untrained, "precision": precision, "provider": ep, "cores": cores, "threads_per_session": threads, "frames_in_flight": a.in_flight,
             "frames": a.frames, "graph_nodes": graph_nodes.iter().map(|(n, c)| (n.to_string(), json!(c))).collect::<serde_json::Map<_, _>>(),
             "runs": runs,
         });
