@@ -163,13 +163,7 @@ pub fn evaluate(models: &Path, data: &Path, limit: usize, variant: Variant) -> R
     let (mut totals, mut passed_through) = (Totals::default(), 0);
     for t in dataset.transfers.iter().take(limit) {
         let (Some(a), Ok((truth, truth_parse))) = (dataset.load_or_skip(t.a), dataset.load_transfer(t)) else { continue };
-        let reference = match Reference::prepare(&dataset.samples[t.b].image, &mut chain.front.models) {
-            Ok(r) => Arc::new(r),
-            Err(e) => {
-                log::warn!("{e}");
-                continue;
-            }
-        };
+        let Some(reference) = reference_of(&dataset, t, &mut chain.front.models) else { continue };
         // Unrelated pictures: nothing to follow or smooth from the last one.
         chain.reset();
         if variant == Variant::TrueFrontEnd {
@@ -181,6 +175,18 @@ pub fn evaluate(models: &Path, data: &Path, limit: usize, variant: Variant) -> R
         totals.add(&done.scores);
     }
     Ok(Metrics { passed_through, ..totals.means() })
+}
+
+/// The reference of transfer pair `t` (person B), prepared with `models`; a picture it cannot
+/// use is a warning and `None` (the pair is skipped).
+pub fn reference_of(dataset: &Dataset, t: &crate::data::TransferTruth, models: &mut Models) -> Option<Arc<Reference>> {
+    Reference::prepare(&dataset.samples[t.b].image, models).map(Arc::new).map_err(|e| log::warn!("{e}")).ok()
+}
+
+/// Run `pixels` (RGB, `w` x `h`) through `chain` in place.
+pub fn process_rgb(chain: &mut Chain, reference: &Arc<Reference>, pixels: &mut [u8], w: usize, h: usize) -> Result<Outcome, EvalError> {
+    let mut frame = FrameMut { data: pixels, width: w, height: h, stride: w * 3, format: PixelFormat::Rgb };
+    Ok(chain.process(&mut frame, reference, None, OutputMode::Composite)?)
 }
 
 /// One frame through the chain, scored against its truth.
@@ -196,8 +202,7 @@ struct Done {
 /// CIHP parsing `truth_cihp`.
 fn run_frame(chain: &mut Chain, reference: &Arc<Reference>, image: &[u8], truth: &[u8], truth_cihp: &[u8], w: usize, h: usize) -> Result<Done, EvalError> {
     let mut pixels = image.to_vec();
-    let mut frame = FrameMut { data: &mut pixels, width: w, height: h, stride: w * 3, format: PixelFormat::Rgb };
-    let outcome = chain.process(&mut frame, reference, None, OutputMode::Composite)?;
+    let outcome = process_rgb(chain, reference, &mut pixels, w, h)?;
     let truth_groups: Vec<u8> = truth_cihp.iter().map(|&id| cihp::group(id).id()).collect();
     let predicted = match &outcome {
         Outcome::Transferred(maps) => maps.transfer_parsing_at(w, h),

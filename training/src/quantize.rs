@@ -4,20 +4,18 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::{Context, Result, bail, ensure};
-use gstgarmenttransfer::chain::{Chain, OutputMode};
+use gstgarmenttransfer::chain::Chain;
 use gstgarmenttransfer::contract::MODELS;
-use gstgarmenttransfer::frame::{FrameMut, PixelFormat};
 use gstgarmenttransfer::manifest::{Manifest, sha256_hex};
 use gstgarmenttransfer::models::{ExecutionProvider, ModelFiles, Models};
-use gstgarmenttransfer::reference::Reference;
 use gstgarmenttransfer::runtime::{cpu_session, pool_threads};
 use prost::Message;
 
 use crate::cli::QuantizeArgs;
 use crate::data::Dataset;
+use crate::eval::{process_rgb, reference_of};
 use crate::onnx::int8::{Calibration, to_int8};
 
 /// Run the `quantize` subcommand.
@@ -46,18 +44,9 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
     for t in pairs {
         bar.inc(1);
         let Some(a) = dataset.load_or_skip(t.a) else { continue };
-        let reference = match Reference::prepare(&dataset.samples[t.b].image, &mut chain.front.models) {
-            Ok(r) => Arc::new(r),
-            Err(e) => {
-                log::warn!("{e}");
-                continue;
-            }
-        };
+        let Some(reference) = reference_of(&dataset, t, &mut chain.front.models) else { continue };
         chain.reset();
-        let (w, h) = (a.width as usize, a.height as usize);
-        let mut pixels = a.image.clone();
-        let mut frame = FrameMut { data: &mut pixels, width: w, height: h, stride: w * 3, format: PixelFormat::Rgb };
-        chain.process(&mut frame, &reference, None, OutputMode::Composite)?;
+        process_rgb(&mut chain, &reference, &mut a.image.clone(), a.width as usize, a.height as usize)?;
         let recorded = chain.front.models.take_recorded().into_iter().chain(chain.back.models.take_recorded());
         for (name, inputs) in recorded {
             let spec = MODELS.iter().find(|s| s.name == name).expect("the chain runs contract models");
