@@ -129,7 +129,7 @@ struct QuantizedConv {
     output: String,
 }
 
-/// The convolutions made 8-bit: weight an initializer, output not a model output.
+/// The convolutions made 8-bit: input computed, weight an initializer, output not a model output.
 fn quantized_convs(model: &ModelProto) -> Vec<QuantizedConv> {
     let Some(graph) = model.graph.as_ref() else { return vec![] };
     let init: HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
@@ -137,7 +137,7 @@ fn quantized_convs(model: &ModelProto) -> Vec<QuantizedConv> {
     let readers = readers(&graph.node);
     let mut convs = Vec::new();
     for (i, n) in graph.node.iter().enumerate() {
-        if n.op_type == "Conv" && init.contains(n.input[1].as_str()) && !outputs.contains(n.output[0].as_str()) {
+        if n.op_type == "Conv" && !init.contains(n.input[0].as_str()) && init.contains(n.input[1].as_str()) && !outputs.contains(n.output[0].as_str()) {
             let out = n.output[0].as_str();
             let relu = match readers.get(out).map(Vec::as_slice) {
                 Some(&[r]) if graph.node[r].op_type == "Relu" => Some(graph.node[r].output[0].clone()),
@@ -314,4 +314,22 @@ pub fn to_int8(model: &mut ModelProto, ranges: &Ranges) -> Result<(), String> {
     graph.initializer.extend(new_inits);
     drop_unused_initializers(model);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn activation_ranges_hold_zero_exactly() {
+        // The range fits the 256 levels to within half a level at either end.
+        let (scale, zero) = activation_scale(-1.0, 1.0);
+        let (lo, hi) = (-(zero as f32) * scale, (255.0 - zero as f32) * scale);
+        assert!((scale - 2.0 / 255.0).abs() < 1e-9 && (lo + 1.0).abs() <= 0.5 * scale + 1e-6 && (hi - 1.0).abs() <= 0.5 * scale + 1e-6, "{scale} {zero}");
+        // Zero is representable: 0 maps to the zero point and back to 0.
+        assert_eq!(activation_scale(0.5, 2.0), (2.0 / 255.0, 0));
+        assert_eq!(activation_scale(-3.0, -1.0), (3.0 / 255.0, 255));
+        // A tensor that is always zero (a mask never set) still gets a usable scale.
+        assert_eq!(activation_scale(0.0, 0.0), (1.0, 0));
+    }
 }
