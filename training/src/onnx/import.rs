@@ -132,11 +132,7 @@ pub fn load_except(
                     preset.name()
                 )));
             }
-            let values: Vec<f32> = tensor
-                .raw_data
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
+            let values = tensor.floats();
             weights.insert(*id, values);
         }
         nets.push(net.map(&mut Load(weights)));

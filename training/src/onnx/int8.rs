@@ -22,21 +22,14 @@ use ort::session::{Session, SessionInputValue};
 use ort::value::TensorRef;
 use prost::Message;
 
+use super::trace::float_tensor;
 use super::proto::{AttributeProto, ModelProto, NodeProto, TensorProto, TypeProto, TypeProtoTensor, ValueInfoProto, attribute_type, data_type};
 
 /// Observed range of each calibrated tensor, by name.
 pub type Ranges = HashMap<String, (f32, f32)>;
 
-fn floats_of(t: &TensorProto) -> Vec<f32> {
-    t.raw_data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
-}
-
 fn tensor(name: &str, dims: &[i64], data_type: i32, raw_data: Vec<u8>) -> TensorProto {
     TensorProto { dims: dims.to_vec(), data_type, name: name.into(), raw_data }
-}
-
-fn float_tensor(name: &str, dims: &[i64], v: &[f32]) -> TensorProto {
-    tensor(name, dims, data_type::FLOAT, v.iter().flat_map(|x| x.to_le_bytes()).collect())
 }
 
 fn node(op: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>) -> NodeProto {
@@ -84,18 +77,18 @@ pub fn fold_batch_norms(model: &mut ModelProto) {
             continue;
         };
         let w = &init[&n.input[1]];
-        let [gamma, beta, mu, sigma2] = [scale, bias, mean, var].map(|k| floats_of(&init[k]));
+        let [gamma, beta, mu, sigma2] = [scale, bias, mean, var].map(|k| init[k].floats());
         let k: Vec<f32> = gamma.iter().zip(&sigma2).map(|(g, v)| g / (v + eps).sqrt()).collect();
-        let mut weight = floats_of(w);
+        let mut weight = w.floats();
         let per = weight.len() / k.len();
         for (c, chunk) in weight.chunks_mut(per).enumerate() {
             chunk.iter_mut().for_each(|x| *x *= k[c]);
         }
-        let b0 = n.input.get(2).map_or(vec![0.0; k.len()], |b| floats_of(&init[b]));
+        let b0 = n.input.get(2).map_or(vec![0.0; k.len()], |b| init[b].floats());
         let b: Vec<f32> = (0..k.len()).map(|c| (b0[c] - mu[c]) * k[c] + beta[c]).collect();
         let (wn, bn) = (format!("{bn_out}_folded_weight"), format!("{bn_out}_folded_bias"));
-        graph.initializer.push(float_tensor(&wn, &w.dims, &weight));
-        graph.initializer.push(float_tensor(&bn, &[k.len() as i64], &b));
+        graph.initializer.push(float_tensor(&wn, &w.dims.iter().map(|&d| d as usize).collect::<Vec<_>>(), &weight));
+        graph.initializer.push(float_tensor(&bn, &[k.len()], &b));
         n.input = vec![n.input[0].clone(), wn, bn];
         n.output[0] = bn_out.clone();
         nodes.push(n);
@@ -277,13 +270,13 @@ pub fn to_int8(model: &mut ModelProto, ranges: &Ranges) -> Result<(), String> {
             let w = n.input[1].clone();
             if weights_done.insert(w.clone()) {
                 let t = &init[&w];
-                let values = floats_of(t);
+                let values = t.floats();
                 let per = values.len() / t.dims[0] as usize;
                 let scales: Vec<f32> = values.chunks(per).map(|c| c.iter().fold(0.0f32, |m, x| m.max(x.abs())) / 127.0).map(|s| if s > 0.0 { s } else { 1.0 }).collect();
                 let q: Vec<u8> = values.iter().enumerate().map(|(k, x)| (x / scales[k / per]).round().clamp(-127.0, 127.0) as i8 as u8).collect();
                 let c = t.dims[0];
                 new_inits.push(tensor(&format!("{w}_int8"), &t.dims, data_type::INT8, q));
-                new_inits.push(float_tensor(&format!("{w}_scale"), &[c], &scales));
+                new_inits.push(float_tensor(&format!("{w}_scale"), &[c as usize], &scales));
                 new_inits.push(tensor(&format!("{w}_zero_point"), &[c], data_type::INT8, vec![0; c as usize]));
                 out.push(node("DequantizeLinear", &[&format!("{w}_int8"), &format!("{w}_scale"), &format!("{w}_zero_point")], &dq(&w), axis0()));
                 weight_scales.insert(w.clone(), scales);
@@ -294,10 +287,10 @@ pub fn to_int8(model: &mut ModelProto, ranges: &Ranges) -> Result<(), String> {
                 let x_scale = activations[&x].0;
                 let scales: Vec<f32> = weight_scales[&w].iter().map(|s| s * x_scale).collect();
                 let name = format!("{}_bias", n.output[0]);
-                let q: Vec<u8> = floats_of(&init[&b]).iter().zip(&scales).flat_map(|(v, s)| ((v / s).round().clamp(i32::MIN as f32, i32::MAX as f32) as i32).to_le_bytes()).collect();
+                let q: Vec<u8> = init[&b].floats().iter().zip(&scales).flat_map(|(v, s)| ((v / s).round().clamp(i32::MIN as f32, i32::MAX as f32) as i32).to_le_bytes()).collect();
                 let c = scales.len() as i64;
                 new_inits.push(tensor(&format!("{name}_int32"), &[c], data_type::INT32, q));
-                new_inits.push(float_tensor(&format!("{name}_scale"), &[c], &scales));
+                new_inits.push(float_tensor(&format!("{name}_scale"), &[c as usize], &scales));
                 new_inits.push(tensor(&format!("{name}_zero_point"), &[c], data_type::INT32, vec![0; 4 * c as usize]));
                 out.push(node("DequantizeLinear", &[&format!("{name}_int32"), &format!("{name}_scale"), &format!("{name}_zero_point")], &name, axis0()));
                 n.input[2] = name;

@@ -119,6 +119,13 @@ pub struct TensorProto {
     pub raw_data: Vec<u8>,
 }
 
+impl TensorProto {
+    /// The values of a float32 tensor (`raw_data`, little-endian).
+    pub fn floats(&self) -> Vec<f32> {
+        self.raw_data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+    }
+}
+
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct ValueInfoProto {
     #[prost(string, tag = "1")]
