@@ -303,8 +303,8 @@ pub type Input<'a> = ndarray::CowArray<'a, f32, ndarray::Ix4>;
 
 /// S_P's inputs for person A (parsing groups and one-hot pose at model resolution) wearing the
 /// reference's garment: A's clothing-agnostic map, A's pose, B's garment mask.
-pub fn transfer_parsing_inputs<'a>(parsing: &[u8], pose: &'a Array4<f32>, reference: &'a Reference, h: usize, w: usize) -> [Input<'a>; 3] {
-    [batch(agnostic(parsing, h, w)).into(), pose.view().into(), reference.garment_mask.view().into()]
+pub fn transfer_parsing_inputs<'a>(parsing: &[u8], pose: &'a Array4<f32>, reference: &'a Reference) -> [Input<'a>; 3] {
+    [batch(agnostic(parsing, pose.index_axis(ndarray::Axis(0), 0))).into(), pose.view().into(), reference.garment_mask.view().into()]
 }
 
 /// S_W's inputs: B's garment as B wears it, its mask and B's pose; the garment region of A's
@@ -466,7 +466,7 @@ impl Front {
         let pose_held = self.models.hold(pose.view())?;
         t = self.stats.record(Stage::Densepose, t, self.models.take_runs());
 
-        let inputs = transfer_parsing_inputs(&parsing, &pose, reference, h, w);
+        let inputs = transfer_parsing_inputs(&parsing, &pose, reference);
         let feeds = fed(&TRANSFER_PARSING, &inputs, "pose", &pose_held);
         let mut transfer = self.models.run_with_reference(&TRANSFER_PARSING, &feeds, reference.id)?.swap_remove(0);
         if smooth {

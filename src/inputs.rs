@@ -3,9 +3,9 @@
 //! masks of parsing groups, the clothing-agnostic map. One person, `[C, H, W]`; [`batch`]
 //! makes the `[1, C, H, W]` a session takes.
 
-use ndarray::{Array3, Array4, Axis};
+use ndarray::{Array3, Array4, ArrayView3, Axis};
 
-use crate::contract::{AGNOSTIC_GROUPS, ParsingGroup};
+use crate::contract::{AGNOSTIC_GROUPS, POSE_PARTS, ParsingGroup, agnostic_hides};
 
 /// A byte value (or a mean of byte values) in [-1, 1].
 #[inline]
@@ -41,9 +41,15 @@ pub fn mask(parsing: &[u8], groups: &[ParsingGroup], h: usize, w: usize) -> Arra
 }
 
 /// M^a, the clothing-agnostic map of a parsing: one channel per group of [`AGNOSTIC_GROUPS`]
-/// (hair, face, lower garment, legs), `[4, H, W]`.
-pub fn agnostic(parsing: &[u8], h: usize, w: usize) -> Array3<f32> {
-    Array3::from_shape_fn((AGNOSTIC_GROUPS.len(), h, w), |(c, y, x)| if parsing[y * w + x] == AGNOSTIC_GROUPS[c].id() { 1.0 } else { 0.0 })
+/// (hair, face, lower garment, legs), `[4, H, W]`, blank where the one-hot dense pose `pose`
+/// (`[25, H, W]`) is a part that [`agnostic_hides`] (torso, upper legs: see there why).
+pub fn agnostic(parsing: &[u8], pose: ArrayView3<f32>) -> Array3<f32> {
+    let (h, w) = (pose.shape()[1], pose.shape()[2]);
+    let hidden: Vec<usize> = (0..POSE_PARTS).filter(|&p| agnostic_hides(p as u8)).collect();
+    Array3::from_shape_fn((AGNOSTIC_GROUPS.len(), h, w), |(c, y, x)| {
+        let shown = parsing[y * w + x] == AGNOSTIC_GROUPS[c].id() && hidden.iter().all(|&p| pose[[p, y, x]] < 0.5);
+        if shown { 1.0 } else { 0.0 }
+    })
 }
 
 /// One person as a batch of one: `[1, C, H, W]` (no copy).
@@ -60,10 +66,21 @@ mod tests {
         let (h, w) = (3, 5);
         let parsing: Vec<u8> = (0..(h * w) as u8).map(|i| i % 8).collect();
         let hot = one_hot(&parsing, 7, h, w);
-        let agn = agnostic(&parsing, h, w);
+        // A pose of background, head and lower legs: nothing hidden.
+        let shown = one_hot(&[0, 23, 11, 12, 13].repeat(3), POSE_PARTS, h, w);
+        let agn = agnostic(&parsing, shown.view());
         for (c, g) in AGNOSTIC_GROUPS.iter().enumerate() {
             assert_eq!(agn.index_axis(Axis(0), c), hot.index_axis(Axis(0), g.id() as usize));
         }
+        // Torso (front, back) and upper legs blank every channel there, and only there.
+        let pose: Vec<u8> = [2, 1, 7, 10, 11].repeat(3);
+        let agn = agnostic(&parsing, one_hot(&pose, POSE_PARTS, h, w).view());
+        for (i, &part) in pose.iter().enumerate() {
+            let column = agn.slice(ndarray::s![.., i / w, i % w]).sum();
+            let expected = if part == 11 { AGNOSTIC_GROUPS.iter().filter(|g| g.id() == parsing[i]).count() } else { 0 };
+            assert_eq!(column as usize, expected, "pixel {i}, pose part {part}, parsing {}", parsing[i]);
+        }
+        assert!(agn.sum() > 0.0);
         let garment = mask(&parsing, &[ParsingGroup::UpperGarment], h, w);
         assert_eq!(garment.index_axis(Axis(0), 0), hot.index_axis(Axis(0), ParsingGroup::UpperGarment as usize));
         // Id 7 is past the last group: no channel.

@@ -50,6 +50,14 @@ pub struct Conventions {
     pub pose_parts: usize,
     pub image: String,
     pub flow: String,
+    /// What `transfer_parsing`'s `agnostic` input is ([`crate::contract::AGNOSTIC`]); a manifest
+    /// from before this field names the earlier map, which kept the torso and upper legs.
+    #[serde(default = "earlier_agnostic")]
+    pub agnostic: String,
+}
+
+fn earlier_agnostic() -> String {
+    "one-hot hair, face, lower garment, legs".into()
 }
 
 impl Default for Conventions {
@@ -59,6 +67,7 @@ impl Default for Conventions {
             pose_parts: POSE_PARTS,
             image: "RGB, NCHW float32 in [-1, 1]".into(),
             flow: "absolute sampling grid in [-1, 1], x then y, align_corners = false, border padding".into(),
+            agnostic: crate::contract::AGNOSTIC.into(),
         }
     }
 }
@@ -132,6 +141,24 @@ impl Manifest {
         let path = dir.join(FILE_NAME);
         let text = serde_json::to_string_pretty(self).map_err(|e| ManifestError::Parse { path: path.clone(), why: e.to_string() })?;
         std::fs::write(&path, text + "\n").map_err(|e| ManifestError::File(FileError::Io { path, why: e.to_string() }))
+    }
+
+    /// `transfer_parsing` was trained on this version's agnostic map. The inputs' shapes agree
+    /// either way, so nothing else would notice: its parsing would just be wrong. Checked by
+    /// whatever runs or copies that network, not by every reader: a training run that replaces
+    /// it may take the other networks from such a folder.
+    pub fn check_agnostic(&self, path: &Path) -> Result<(), ManifestError> {
+        if self.conventions.agnostic == crate::contract::AGNOSTIC {
+            return Ok(());
+        }
+        Err(ManifestError::Contract {
+            path: path.to_path_buf(),
+            why: format!(
+                "conventions.agnostic {:?}: transfer_parsing was trained on another clothing-agnostic map, expected {:?} (train it again)",
+                self.conventions.agnostic,
+                crate::contract::AGNOSTIC
+            ),
+        })
     }
 
     /// Every model of the contract is listed with the contract's tensor names and shapes.

@@ -78,6 +78,15 @@ fn models_folder_and_files() {
     std::fs::write(m.join("manifest.json"), text).unwrap();
     let e = error_of(&gt(&m, &r));
     assert!(e.contains("manifest.json") && e.contains("regrown_skin"), "{e}");
+
+    // Models trained on the earlier agnostic map (a manifest from before `conventions.agnostic`):
+    // the tensors' shapes agree, so only the manifest can tell.
+    let m = models(&tmp.path().join("m7"), ParserVerdict::AllGarment);
+    let mut manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(m.join("manifest.json")).unwrap()).unwrap();
+    manifest["conventions"].as_object_mut().unwrap().remove("agnostic").unwrap();
+    std::fs::write(m.join("manifest.json"), manifest.to_string()).unwrap();
+    let e = error_of(&gt(&m, &r));
+    assert!(e.contains("manifest.json") && e.contains("conventions.agnostic") && e.contains("upper legs"), "{e}");
 }
 
 #[test]

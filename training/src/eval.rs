@@ -309,6 +309,26 @@ pub struct ParsingMetrics {
     pub parsing_miou: f64,
     pub garment_iou: f64,
     pub skin_iou: f64,
+    /// Rows (at model resolution) between the lowest garment row predicted and the true one's,
+    /// mean over the pairs where both have a garment.
+    pub hem_rows_from_truth: f64,
+    /// The same against A's *own* garment: a network that copies A's hem instead of placing B's
+    /// is near 0 here and far from the truth (see `contract::agnostic_hides`).
+    pub hem_rows_from_own: f64,
+}
+
+/// The lowest row holding group `g`.
+fn hem(parsing: &[u8], w: usize, g: u8) -> Option<f64> {
+    parsing.iter().rposition(|&id| id == g).map(|i| (i / w) as f64)
+}
+
+#[derive(Default)]
+struct ParsingSums {
+    miou: Vec<f64>,
+    garment: Vec<f64>,
+    skin: Vec<f64>,
+    hem_truth: Vec<f64>,
+    hem_own: Vec<f64>,
 }
 
 pub fn evaluate_parsing(models: &Path, run: &Path, data: &Path, limit: usize) -> Result<BTreeMap<String, ParsingMetrics>, Box<dyn std::error::Error>> {
@@ -321,10 +341,13 @@ pub fn evaluate_parsing(models: &Path, run: &Path, data: &Path, limit: usize) ->
     let teacher = checkpoint::model_file(run, Stage::TeacherParsing.name());
     let teacher = Network::TeacherParsing(checkpoint::load_weights(preset.parsing(&device), &teacher)?);
     let dataset = Dataset::open(data)?;
-    let mut sums: BTreeMap<String, (Vec<f64>, Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    let mut sums: BTreeMap<String, ParsingSums> = BTreeMap::new();
+    let garment_id = ParsingGroup::UpperGarment.id();
     for t in dataset.transfers.iter().take(limit) {
         let (Some(a), Some(b), Ok((_, truth))) = (dataset.load_or_skip(t.a), dataset.load_or_skip(t.b), dataset.load_transfer(t)) else { continue };
-        let (ta, tb) = (a.resized(w as u32, h as u32).tensors(), b.resized(w as u32, h as u32).tensors());
+        let a = a.resized(w as u32, h as u32);
+        let (ta, tb) = (a.tensors(), b.resized(w as u32, h as u32).tensors());
+        let own_hem = hem(&a.parsing(), w, garment_id);
         let truth: Vec<u8> = crate::data::loader::resize_nearest(&truth.data, truth.width, truth.height, w as u32, h as u32).iter().map(|&id| cihp::group(id).id()).collect();
         let tensor = |x: &ndarray::Array3<f32>| crate::onnx::check::to_tensor(&gstgarmenttransfer::inputs::batch(x.clone()), &device);
         for (key, net, garment) in [("teacher", &teacher, &tb.cloth_mask), ("student", &student, &tb.garment_mask)] {
@@ -332,13 +355,30 @@ pub fn evaluate_parsing(models: &Path, run: &Path, data: &Path, limit: usize) ->
             let predicted = gstgarmenttransfer::maps::argmax(&crate::onnx::check::to_array(&logits).view());
             let ious: Vec<f64> = (0..PARSING_GROUPS as u8).filter_map(|g| iou(&predicted, &truth, g)).collect();
             let e = sums.entry(key.to_string()).or_default();
-            e.0.push(ious.iter().sum::<f64>() / ious.len().max(1) as f64);
-            e.1.extend(iou(&predicted, &truth, ParsingGroup::UpperGarment.id()));
-            e.2.extend(iou(&predicted, &truth, ParsingGroup::UpperSkin.id()));
+            e.miou.push(ious.iter().sum::<f64>() / ious.len().max(1) as f64);
+            e.garment.extend(iou(&predicted, &truth, garment_id));
+            e.skin.extend(iou(&predicted, &truth, ParsingGroup::UpperSkin.id()));
+            if let (Some(p), Some(t), Some(o)) = (hem(&predicted, w, garment_id), hem(&truth, w, garment_id), own_hem) {
+                e.hem_truth.push((p - t).abs());
+                e.hem_own.push((p - o).abs());
+            }
         }
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
-    Ok(sums.into_iter().map(|(k, (m, g, s))| (k, ParsingMetrics { samples: m.len(), parsing_miou: mean(&m), garment_iou: mean(&g), skin_iou: mean(&s) })).collect())
+    Ok(sums
+        .into_iter()
+        .map(|(k, s)| {
+            let m = ParsingMetrics {
+                samples: s.miou.len(),
+                parsing_miou: mean(&s.miou),
+                garment_iou: mean(&s.garment),
+                skin_iou: mean(&s.skin),
+                hem_rows_from_truth: mean(&s.hem_truth),
+                hem_rows_from_own: mean(&s.hem_own),
+            };
+            (k, m)
+        })
+        .collect())
 }
 
 /// A video's numbers (`eval-video`): the per-frame metrics of `eval`, averaged, and flicker.
@@ -440,6 +480,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_hem_is_the_lowest_row_of_the_group() {
+        let parsing = [0, 4, 0, 4, 4, 0, 0, 5, 0];
+        assert_eq!(hem(&parsing, 3, 4), Some(1.0));
+        assert_eq!(hem(&parsing, 3, 5), Some(2.0));
+        assert_eq!(hem(&parsing, 3, 6), None);
+    }
+
+    #[test]
     fn ssim_is_one_for_equal_images_and_falls_with_noise() {
         let (w, h) = (32, 32);
         let a: Vec<u8> = (0..w * h * 3).map(|i| (i * 37 % 256) as u8).collect();
@@ -489,7 +537,10 @@ pub fn run(args: &crate::cli::EvalArgs) -> anyhow::Result<()> {
     }
     if let Some(parsing) = v.get("parsing_on_true_inputs").and_then(|p| p.as_object()) {
         for (name, p) in parsing {
-            println!("{name} parsing on true inputs: mIoU {:.3}, garment IoU {:.3}, skin IoU {:.3}", p["parsing_miou"], p["garment_iou"], p["skin_iou"]);
+            println!(
+                "{name} parsing on true inputs: mIoU {:.3}, garment IoU {:.3}, skin IoU {:.3}; hem {:.2} rows from the true one, {:.2} from A's own",
+                p["parsing_miou"], p["garment_iou"], p["skin_iou"], p["hem_rows_from_truth"], p["hem_rows_from_own"]
+            );
         }
     }
     for (name, m) in std::iter::once(("models", &m)).chain(others.iter().map(|(k, v)| (k.as_str(), v))) {

@@ -43,7 +43,7 @@ fn trainer_and_element_build_the_same_network_inputs() {
     let pose_a = batch(one_hot(&a.densepose, POSE_PARTS, h, w));
 
     // S_P (student parsing): A's agnostic map and pose, B's garment mask.
-    let [agnostic, pose, garment_mask] = transfer_parsing_inputs(&a.parsing(), &pose_a, &reference, h, w);
+    let [agnostic, pose, garment_mask] = transfer_parsing_inputs(&a.parsing(), &pose_a, &reference);
     same("S_P agnostic", agnostic.view(), &ta.agnostic);
     same("S_P pose", pose.view(), &ta.pose);
     same("S_P garment mask", garment_mask.view(), &tb.garment_mask);

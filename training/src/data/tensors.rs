@@ -42,13 +42,14 @@ impl PersonSample {
         let garment_mask = mask(&groups, &[ParsingGroup::UpperGarment], h, w);
         let skin_mask = mask(&groups, &[ParsingGroup::UpperSkin], h, w);
         let cloth_mask = Array3::from_shape_fn((1, h, w), |(_, y, x)| if self.cloth_mask[y * w + x] >= 128 { 1.0 } else { 0.0 });
+        let pose = one_hot(&self.densepose, POSE_PARTS, h, w);
         PersonTensors {
             garment: &image * &garment_mask,
             skin: &image * &skin_mask,
-            pose: one_hot(&self.densepose, POSE_PARTS, h, w),
+            agnostic: agnostic(&groups, pose.view()),
+            pose,
             cloth: &picture(&self.cloth, h, w) * &cloth_mask,
             parsing: one_hot(&groups, PARSING_GROUPS, h, w),
-            agnostic: agnostic(&groups, h, w),
             image,
             garment_mask,
             skin_mask,
