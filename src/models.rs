@@ -92,6 +92,18 @@ pub struct Runs {
 /// The folder inside a models folder that holds its 8-bit form (`garment-train quantize`).
 pub const INT8_FOLDER: &str = "int8";
 
+/// Why the 8-bit form `int8` is not of the float files `float` describes: a model quantized from
+/// another file than the folder's (retrained or exported again since `quantize` ran) would run on
+/// the CPU in place of the new one. `quantize` records the checksum it read; a folder without it
+/// is taken as it is.
+fn stale_int8(float: &Manifest, int8: &Manifest) -> Option<String> {
+    MODELS.iter().find_map(|spec| {
+        let from = int8.models.get(spec.name)?.training.as_ref()?.pointer("/int8_calibration/float_sha256")?.as_str()?;
+        let now = &float.models.get(spec.name)?.sha256;
+        (from != now).then(|| format!("{} was quantized from another {} (sha256 {from}), this folder's is {now}: run garment-train quantize again", spec.file, spec.file))
+    })
+}
+
 /// The files of a models folder, read within their limits and checked against the manifest's
 /// names and checksums: opened as sessions as often as needed without reading them again.
 pub struct ModelFiles {
@@ -107,17 +119,17 @@ impl ModelFiles {
     /// The models of `dir`, and of its `int8/` folder when there is one (which must be an int8
     /// folder of the same resolution and preset).
     pub fn read(dir: &Path) -> Result<ModelFiles, ModelError> {
-        let mut files = ModelFiles::read_one(dir)?;
+        let mut files = ModelFiles::read_own(dir)?;
         let int8_dir = dir.join(INT8_FOLDER);
         if int8_dir.join("manifest.json").exists() {
-            let int8 = ModelFiles::read_one(&int8_dir)?;
+            let int8 = ModelFiles::read_own(&int8_dir)?;
             let (a, b) = (&files.manifest, &int8.manifest);
             let why = if b.precision != "int8" {
                 Some(format!("precision is {}, expected int8 (the 8-bit form of {})", b.precision, dir.display()))
             } else if (b.width, b.height, &b.preset) != (a.width, a.height, &a.preset) {
                 Some(format!("{} {}x{} models, expected {} {}x{} as in {}", b.preset, b.width, b.height, a.preset, a.width, a.height, dir.display()))
             } else {
-                None
+                stale_int8(a, b)
             };
             if let Some(why) = why {
                 return Err(ModelError::Int8 { dir: int8_dir, why });
@@ -127,7 +139,8 @@ impl ModelFiles {
         Ok(files)
     }
 
-    fn read_one(dir: &Path) -> Result<ModelFiles, ModelError> {
+    /// The models of `dir` alone, never its 8-bit form: what `dir`'s manifest describes.
+    pub fn read_own(dir: &Path) -> Result<ModelFiles, ModelError> {
         if !dir.is_dir() {
             return Err(ModelError::MissingFolder(dir.to_path_buf()));
         }
@@ -138,12 +151,6 @@ impl ModelFiles {
             bytes.push((spec, manifest.load_model(dir, &spec)?));
         }
         Ok(ModelFiles { dir: dir.to_path_buf(), manifest, bytes, int8: None })
-    }
-
-    /// Without the 8-bit form: the CPU runs the folder's own files too.
-    pub fn without_int8(mut self) -> ModelFiles {
-        self.int8 = None;
-        self
     }
 
     /// The files sessions on `cuda` (none: the CPU) run.
@@ -164,7 +171,7 @@ impl Models {
 
     /// `load` of `dir`'s own files, never its 8-bit form: what `dir`'s manifest describes.
     pub fn load_own(dir: &Path, provider: ExecutionProvider, device_id: i32, threads: usize) -> Result<Models, ModelError> {
-        Models::open(&ModelFiles::read(dir)?.without_int8(), &MODELS, provider, device_id, threads)
+        Models::open(&ModelFiles::read_own(dir)?, &MODELS, provider, device_id, threads)
     }
 
     /// Sessions for `specs` of `files` on `provider`. Every failure to start on CUDA - the

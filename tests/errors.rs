@@ -61,6 +61,14 @@ fn models_folder_and_files() {
     manifest.write(&int8).unwrap();
     let e = error_of(&gt(&m, &r));
     assert!(e.contains(&int8.display().to_string()) && e.contains(&format!("{}x{} models, expected", common::W, common::H + 32)), "{e}");
+    // Quantized from another transfer_parsing.onnx than the folder's (retrained since).
+    let mut manifest = export_models(&nets, preset, Precision::Fp32, common::H, common::W, &int8, None).unwrap();
+    manifest.precision = "int8".into();
+    let other = "0".repeat(64);
+    manifest.models.get_mut("transfer_parsing").unwrap().training = Some(serde_json::json!({ "int8_calibration": { "float_sha256": other } }));
+    manifest.write(&int8).unwrap();
+    let e = error_of(&gt(&m, &r));
+    assert!(e.contains(&int8.display().to_string()) && e.contains("transfer_parsing.onnx was quantized from another") && e.contains("quantize again"), "{e}");
 
     // Breaks the contract: the parser's file in the dense-pose slot (wrong output name and width).
     let m = models(&tmp.path().join("m5"), ParserVerdict::AllGarment);

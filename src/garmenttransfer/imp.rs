@@ -320,10 +320,7 @@ impl GarmentTransfer {
         }
         // Anything kept was dropped above, before the new models take memory.
         let error = |e: models::ModelError| gst::error_msg!(gst::LibraryError::Settings, ("{}", e));
-        let mut files = ModelFiles::read(&settings.models).map_err(error)?;
-        if !settings.int8 {
-            files = files.without_int8();
-        }
+        let files = if settings.int8 { ModelFiles::read(&settings.models) } else { ModelFiles::read_own(&settings.models) }.map_err(error)?;
         let provider = provider_of(settings.execution_provider);
         let models = Models::open(&files, &MODELS, provider, settings.device_id, threads).map_err(error)?;
         // The front end runs where the models ended up (no second CUDA attempt), on one thread:

@@ -21,7 +21,7 @@ use crate::onnx::int8::{Calibration, to_int8};
 /// Run the `quantize` subcommand.
 pub fn run(args: &QuantizeArgs) -> Result<()> {
     // Calibrated on the float files, whatever 8-bit form the folder holds already.
-    let files = ModelFiles::read(&args.models)?.without_int8();
+    let files = ModelFiles::read_own(&args.models)?;
     let source = &files.manifest;
     ensure!(
         source.precision == "fp32",
@@ -72,9 +72,9 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
         std::fs::write(&path, &bytes).with_context(|| format!("{}: cannot write it", path.display()))?;
         cpu_session(&bytes, spec.file, 1)?;
         let entry = manifest.models.get_mut(spec.name).with_context(|| format!("{}: no entry for {}", args.models.display(), spec.name))?;
-        entry.sha256 = sha256_hex(&bytes);
+        let float_sha256 = std::mem::replace(&mut entry.sha256, sha256_hex(&bytes));
         let mut training = entry.training.take().unwrap_or_else(|| serde_json::json!({}));
-        training["int8_calibration"] = calibration(&args.data, c.runs);
+        training["int8_calibration"] = calibration(&args.data, c.runs, &float_sha256);
         entry.training = Some(training);
         println!("{:<18} {} runs observed, {} tensors calibrated", spec.name, c.runs, c.tensors.len());
     }
@@ -84,8 +84,9 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
 }
 
 /// What the ranges were calibrated on: the dataset (its generator's seed and size when `synth`
-/// wrote it), the runs observed and the command.
-fn calibration(data: &Path, runs: usize) -> serde_json::Value {
+/// wrote it), the runs observed and the command; and the float file quantized (its sha256: the
+/// element refuses the 8-bit file once the float one changes).
+fn calibration(data: &Path, runs: usize, float_sha256: &str) -> serde_json::Value {
     let dataset = std::fs::read_to_string(data.join(crate::data::layout::SYNTH)).ok().and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
-    serde_json::json!({ "dataset": dataset, "runs": runs, "command": std::env::args().collect::<Vec<_>>() })
+    serde_json::json!({ "dataset": dataset, "runs": runs, "command": std::env::args().collect::<Vec<_>>(), "float_sha256": float_sha256 })
 }
