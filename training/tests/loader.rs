@@ -8,7 +8,7 @@ use garment_training::data::{DataError, Dataset, DensePoseFormat, cihp, densepos
 use garment_training::synth::writer::Layout;
 use garment_training::synth::World;
 use garment_training::synth::writer::write_dataset;
-use gstgarmenttransfer::contract::{AGNOSTIC_GROUPS, PARSING_GROUPS, POSE_PARTS};
+use gstgarmenttransfer::contract::{AGNOSTIC_GROUPS, PARSING_GROUPS, POSE_PARTS, agnostic_hides};
 use indicatif::ProgressBar;
 
 const W: u32 = 96;
@@ -92,6 +92,7 @@ fn tensors_have_the_contract_layouts() {
     assert_eq!(t.cloth_mask.dim(), (1, h, w));
     assert!(t.image.iter().all(|v| (-1.0..=1.0).contains(v)));
     let groups = s.parsing();
+    let mut blanked = 0;
     for y in 0..h {
         for x in 0..w {
             let g = groups[y * w + x] as usize;
@@ -99,8 +100,12 @@ fn tensors_have_the_contract_layouts() {
             assert_eq!(t.parsing[[g, y, x]], 1.0);
             assert_eq!(t.pose.slice(ndarray::s![.., y, x]).sum(), 1.0);
             assert_eq!(t.pose[[s.densepose[y * w + x] as usize, y, x]], 1.0);
+            // The agnostic map: the parsing's groups, blank over the torso and upper legs.
+            let hidden = agnostic_hides(s.densepose[y * w + x]);
             for (c, group) in AGNOSTIC_GROUPS.iter().enumerate() {
-                assert_eq!(t.agnostic[[c, y, x]], t.parsing[[*group as usize, y, x]]);
+                let shown = t.parsing[[*group as usize, y, x]];
+                assert_eq!(t.agnostic[[c, y, x]], if hidden { 0.0 } else { shown });
+                blanked += (hidden && shown == 1.0) as usize;
             }
             let m = t.garment_mask[[0, y, x]];
             assert_eq!(m, if g == 4 { 1.0 } else { 0.0 });
@@ -108,6 +113,7 @@ fn tensors_have_the_contract_layouts() {
         }
     }
     assert!(t.garment_mask.sum() > 500.0 && t.skin_mask.sum() > 50.0);
+    assert!(blanked > 0, "no lower garment or legs over the torso or upper legs to blank");
     // Resizing keeps labels labels.
     let small = s.resized(48, 64);
     assert_eq!(small.cihp.len(), 48 * 64);
