@@ -45,10 +45,16 @@ pub fn mask(parsing: &[u8], groups: &[ParsingGroup], h: usize, w: usize) -> Arra
 /// (`[25, H, W]`) is a part that [`agnostic_hides`] (torso, upper legs: see there why).
 pub fn agnostic(parsing: &[u8], pose: ArrayView3<f32>) -> Array3<f32> {
     let (h, w) = (pose.shape()[1], pose.shape()[2]);
-    let hidden: Vec<usize> = (0..POSE_PARTS).filter(|&p| agnostic_hides(p as u8)).collect();
+    // Each pixel's verdict once, not once per channel.
+    let mut visible = vec![true; h * w];
+    for part in (0..POSE_PARTS).filter(|&p| agnostic_hides(p as u8)) {
+        for (v, &p) in visible.iter_mut().zip(pose.index_axis(Axis(0), part).iter()) {
+            *v &= p < 0.5;
+        }
+    }
     Array3::from_shape_fn((AGNOSTIC_GROUPS.len(), h, w), |(c, y, x)| {
-        let shown = parsing[y * w + x] == AGNOSTIC_GROUPS[c].id() && hidden.iter().all(|&p| pose[[p, y, x]] < 0.5);
-        if shown { 1.0 } else { 0.0 }
+        let i = y * w + x;
+        if visible[i] && parsing[i] == AGNOSTIC_GROUPS[c].id() { 1.0 } else { 0.0 }
     })
 }
 
