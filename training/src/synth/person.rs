@@ -173,10 +173,14 @@ pub fn draw_person(look: &Look, pose: &Pose, upper: &Tailored, width: u32, heigh
         }
     }
 
-    // The body piece of the upper garment, over everything below the arms.
+    // The body piece of the upper garment, over everything below the arms. The upper garment
+    // keeps the dense pose of the body under it (here and for the sleeves): labelled as torso,
+    // its silhouette would tell the networks where the person's own garment ends (its hem, a
+    // loose fit, the sleeves' length), which a transfer must not copy; and the person's dense
+    // pose is then the same whatever they wear.
     let garment_id = Some(upper.garment.cihp);
     if let Some(piece) = upper.body_piece(&sk) {
-        canvas.draw(&piece.path, &Fill::Texture(upper.texture.as_ref(), piece.transform), garment_id, PoseLabel::Part(dp::TORSO_FRONT));
+        canvas.draw(&piece.path, &Fill::Texture(upper.texture.as_ref(), piece.transform), garment_id, PoseLabel::Keep);
     }
 
     // Arms in front of the body: skin first, sleeves over it.
@@ -189,9 +193,8 @@ pub fn draw_person(look: &Look, pose: &Pose, upper: &Tailored, width: u32, heigh
         if let Some(path) = capsule(arm.end, arm.tip, arm.tip_radius, true, true) {
             canvas.draw(&path, &skin, Some(arm_id), PoseLabel::Part(hand));
         }
-        for (k, piece) in upper.sleeve_pieces(&sk, arm.side).into_iter().enumerate() {
-            let label = if k == 0 { split(arm.root, arm.mid, upper_ids) } else { split(arm.mid, arm.end, lower_ids) };
-            canvas.draw(&piece.path, &Fill::Texture(upper.texture.as_ref(), piece.transform), garment_id, label);
+        for piece in upper.sleeve_pieces(&sk, arm.side) {
+            canvas.draw(&piece.path, &Fill::Texture(upper.texture.as_ref(), piece.transform), garment_id, PoseLabel::Keep);
         }
     }
     debug_assert_eq!(side_index(Side::Right), 0);
