@@ -76,6 +76,16 @@ pub fn agnostic_hides(part: u8) -> bool {
     is_torso(part) || UPPER_LEG_RIGHT.contains(&part) || UPPER_LEG_LEFT.contains(&part)
 }
 
+/// What the dense pose is, as the manifest's conventions record it. Of the body under the
+/// clothes, it is the same whatever upper garment a person wears; had it the garment's silhouette
+/// (as an earlier version's did), it would tell the networks where the person's own garment ends.
+/// `densepose` is trained on it and `transfer_parsing` and `warp` read it: models trained on the
+/// other reading are refused.
+pub const DENSE_POSE: &str = "the body under the clothes: an upper garment keeps the parts of the body it covers and has none where it hangs off the body";
+
+/// The models that make or read the dense pose.
+pub const DENSE_POSE_MODELS: [&str; 3] = ["densepose", "transfer_parsing", "warp"];
+
 /// Dense-pose channels: background plus the 24 DensePose part indices.
 pub const POSE_PARTS: usize = 25;
 

@@ -54,10 +54,18 @@ pub struct Conventions {
     /// from before this field names the earlier map, which kept the torso and upper legs.
     #[serde(default = "earlier_agnostic")]
     pub agnostic: String,
+    /// What the dense pose is ([`crate::contract::DENSE_POSE`]); a manifest from before this
+    /// field names the earlier reading, the garment's silhouette.
+    #[serde(default = "earlier_dense_pose")]
+    pub dense_pose: String,
 }
 
 fn earlier_agnostic() -> String {
     "one-hot hair, face, lower garment, legs".into()
+}
+
+fn earlier_dense_pose() -> String {
+    "the visible surface: an upper garment's body piece is torso, its sleeves the arms".into()
 }
 
 impl Default for Conventions {
@@ -68,6 +76,7 @@ impl Default for Conventions {
             image: "RGB, NCHW float32 in [-1, 1]".into(),
             flow: "absolute sampling grid in [-1, 1], x then y, align_corners = false, border padding".into(),
             agnostic: crate::contract::AGNOSTIC.into(),
+            dense_pose: crate::contract::DENSE_POSE.into(),
         }
     }
 }
@@ -143,22 +152,27 @@ impl Manifest {
         std::fs::write(&path, text + "\n").map_err(|e| ManifestError::File(FileError::Io { path, why: e.to_string() }))
     }
 
-    /// `transfer_parsing` was trained on this version's agnostic map. The inputs' shapes agree
-    /// either way, so nothing else would notice: its parsing would just be wrong. Checked by
-    /// whatever runs or copies that network, not by every reader: a training run that replaces
-    /// it may take the other networks from such a folder.
-    pub fn check_agnostic(&self, path: &Path) -> Result<(), ManifestError> {
-        if self.conventions.agnostic == crate::contract::AGNOSTIC {
-            return Ok(());
-        }
-        Err(ManifestError::Contract {
+    /// The networks were trained on this version's readings of their inputs: the agnostic map
+    /// (`transfer_parsing`) and the dense pose (`densepose`, `transfer_parsing`, `warp`). The
+    /// tensors' shapes agree either way, so nothing else would notice: the results would just be
+    /// wrong. `kept` names the networks that will run or be copied from this folder: a training
+    /// run that replaces the others may take the rest from such a folder.
+    pub fn check_conventions(&self, path: &Path, kept: &dyn Fn(&str) -> bool) -> Result<(), ManifestError> {
+        use crate::contract::{AGNOSTIC, DENSE_POSE, DENSE_POSE_MODELS};
+        let c = &self.conventions;
+        let refuse = |field: &str, found: &str, expected: &str, readers: String| ManifestError::Contract {
             path: path.to_path_buf(),
-            why: format!(
-                "conventions.agnostic {:?}: transfer_parsing was trained on another clothing-agnostic map, expected {:?} (train it again)",
-                self.conventions.agnostic,
-                crate::contract::AGNOSTIC
-            ),
-        })
+            why: format!("conventions.{field} {found:?}: {readers} trained on another reading, expected {expected:?} (train again)"),
+        };
+        if kept("transfer_parsing") && c.agnostic != AGNOSTIC {
+            return Err(refuse("agnostic", &c.agnostic, AGNOSTIC, "transfer_parsing was".into()));
+        }
+        // One reader kept, all must share the reading: the folder's are the earlier one.
+        let readers: Vec<&str> = DENSE_POSE_MODELS.into_iter().filter(|m| kept(m)).collect();
+        if !readers.is_empty() && c.dense_pose != DENSE_POSE {
+            return Err(refuse("dense_pose", &c.dense_pose, DENSE_POSE, format!("{} were", readers.join(", "))));
+        }
+        Ok(())
     }
 
     /// Every model of the contract is listed with the contract's tensor names and shapes.

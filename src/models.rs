@@ -145,7 +145,7 @@ impl ModelFiles {
             return Err(ModelError::MissingFolder(dir.to_path_buf()));
         }
         let manifest = Manifest::read(dir)?;
-        manifest.check_agnostic(&dir.join(crate::manifest::FILE_NAME))?;
+        manifest.check_conventions(&dir.join(crate::manifest::FILE_NAME), &|_| true)?;
         let mut bytes = Vec::with_capacity(MODELS.len());
         for spec in MODELS {
             bytes.push((spec, manifest.load_model(dir, &spec)?));

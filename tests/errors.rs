@@ -95,6 +95,14 @@ fn models_folder_and_files() {
     std::fs::write(m.join("manifest.json"), manifest.to_string()).unwrap();
     let e = error_of(&gt(&m, &r));
     assert!(e.contains("manifest.json") && e.contains("conventions.agnostic") && e.contains("upper legs"), "{e}");
+
+    // Models trained on the earlier dense pose (the garment's silhouette): likewise.
+    let m = models(&tmp.path().join("m8"), ParserVerdict::AllGarment);
+    let mut manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(m.join("manifest.json")).unwrap()).unwrap();
+    manifest["conventions"].as_object_mut().unwrap().remove("dense_pose").unwrap();
+    std::fs::write(m.join("manifest.json"), manifest.to_string()).unwrap();
+    let e = error_of(&gt(&m, &r));
+    assert!(e.contains("manifest.json") && e.contains("conventions.dense_pose") && e.contains("under the clothes"), "{e}");
 }
 
 #[test]

@@ -60,9 +60,7 @@ pub fn load_except(
     replaced: &dyn Fn(&str) -> bool,
 ) -> Result<(InferenceNets, Preset, Manifest), ImportError> {
     let manifest = Manifest::read(dir)?;
-    if !replaced("transfer_parsing") {
-        manifest.check_agnostic(&dir.join("manifest.json"))?;
-    }
+    manifest.check_conventions(&dir.join("manifest.json"), &|name| !replaced(name))?;
     let preset = <Preset as clap::ValueEnum>::from_str(&manifest.preset, true).map_err(|_| ImportError::Mismatch {
         file: dir.join("manifest.json"),
         why: format!("preset '{}' is not one of this exporter's", manifest.preset),
