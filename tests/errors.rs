@@ -87,22 +87,17 @@ fn models_folder_and_files() {
     let e = error_of(&gt(&m, &r));
     assert!(e.contains("manifest.json") && e.contains("regrown_skin"), "{e}");
 
-    // Models trained on the earlier agnostic map (a manifest from before `conventions.agnostic`):
-    // the tensors' shapes agree, so only the manifest can tell.
-    let m = models(&tmp.path().join("m7"), ParserVerdict::AllGarment);
-    let mut manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(m.join("manifest.json")).unwrap()).unwrap();
-    manifest["conventions"].as_object_mut().unwrap().remove("agnostic").unwrap();
-    std::fs::write(m.join("manifest.json"), manifest.to_string()).unwrap();
-    let e = error_of(&gt(&m, &r));
-    assert!(e.contains("manifest.json") && e.contains("conventions.agnostic") && e.contains("upper legs"), "{e}");
-
-    // Models trained on the earlier dense pose (the garment's silhouette): likewise.
-    let m = models(&tmp.path().join("m8"), ParserVerdict::AllGarment);
-    let mut manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(m.join("manifest.json")).unwrap()).unwrap();
-    manifest["conventions"].as_object_mut().unwrap().remove("dense_pose").unwrap();
-    std::fs::write(m.join("manifest.json"), manifest.to_string()).unwrap();
-    let e = error_of(&gt(&m, &r));
-    assert!(e.contains("manifest.json") && e.contains("conventions.dense_pose") && e.contains("under the clothes"), "{e}");
+    // Models trained on an earlier reading of their inputs - the agnostic map that kept the torso
+    // and upper legs, the dense pose with the garment's silhouette (a manifest from before the
+    // field): the tensors' shapes agree, so only the manifest can tell.
+    for (k, (field, expected)) in [("agnostic", "upper legs"), ("dense_pose", "under the clothes")].into_iter().enumerate() {
+        let m = models(&tmp.path().join(format!("m{}", 7 + k)), ParserVerdict::AllGarment);
+        let mut manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(m.join("manifest.json")).unwrap()).unwrap();
+        manifest["conventions"].as_object_mut().unwrap().remove(field).unwrap();
+        std::fs::write(m.join("manifest.json"), manifest.to_string()).unwrap();
+        let e = error_of(&gt(&m, &r));
+        assert!(e.contains("manifest.json") && e.contains(&format!("conventions.{field}")) && e.contains(expected), "{e}");
+    }
 }
 
 #[test]
