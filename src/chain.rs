@@ -181,7 +181,7 @@ pub struct Front {
     /// Blend parsings and flow over time (`temporal`).
     pub temporal: bool,
     pub tracker: Tracker,
-    /// Evaluation only: the frame's true parsing and dense pose, used instead of the parser's
+    /// Evaluation only: the frame's true parsing and/or dense pose, used instead of the parser's
     /// and dense pose's (the parser still finds the person), to measure what the front end costs.
     pub given: Option<GivenMaps>,
     history: Temporal,
@@ -232,13 +232,13 @@ fn dressable(h: usize, w: usize) -> impl Fn(&Look) -> bool {
     move |l| l.person.is_some_and(|(person, count)| count >= enough && person.height() >= MIN_PERSON_PX)
 }
 
-/// A frame's parsing groups and dense-pose parts at frame resolution.
+/// A frame's parsing groups and dense-pose parts at frame resolution (`None`: the network's).
 #[derive(Debug, Clone)]
 pub struct GivenMaps {
     pub width: usize,
     pub height: usize,
-    pub parsing: Vec<u8>,
-    pub pose: Vec<u8>,
+    pub parsing: Option<Vec<u8>>,
+    pub pose: Option<Vec<u8>>,
 }
 
 impl GivenMaps {
@@ -454,13 +454,14 @@ impl Front {
             // Smoothing switched on again later starts afresh, not from a frame long gone.
             self.restart_history();
         }
-        let parsing = match &self.given {
-            Some(given) => given.sample(&given.parsing, &fit, ParsingGroup::Background.id()),
+        let given = self.given.as_ref();
+        let parsing = match given.and_then(|g| Some((g, g.parsing.as_ref()?))) {
+            Some((given, parsing)) => given.sample(parsing, &fit, ParsingGroup::Background.id()),
             None => argmax(&probabilities.view()),
         };
         t = self.stats.record(Stage::Parser, t, self.models.take_runs());
-        let pose = match &self.given {
-            Some(given) => batch(one_hot(&given.sample(&given.pose, &fit, 0), POSE_PARTS, h, w)),
+        let pose = match given.and_then(|g| Some((g, g.pose.as_ref()?))) {
+            Some((given, pose)) => batch(one_hot(&given.sample(pose, &fit, 0), POSE_PARTS, h, w)),
             None => person::pose(&mut self.models, &input)?,
         };
         let pose_held = self.models.hold(pose.view())?;

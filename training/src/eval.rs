@@ -149,6 +149,10 @@ pub enum Variant {
     /// Fed the frame's true parsing and dense pose instead of the parser's and dense pose's:
     /// what is left of the gap without the front end's errors.
     TrueFrontEnd,
+    /// Fed the true parsing only (the dense-pose network's pose): what the parser costs.
+    TrueParsing,
+    /// Fed the true dense pose only (the parser's parsing): what the dense-pose network costs.
+    TrueDensePose,
 }
 
 /// Run the models in `models` on every true transfer of `data` (at most `limit`), as `variant`.
@@ -166,9 +170,16 @@ pub fn evaluate(models: &Path, data: &Path, limit: usize, variant: Variant) -> R
         let Some(reference) = reference_of(&dataset, t, &mut chain.front.models) else { continue };
         // Unrelated pictures: nothing to follow or smooth from the last one.
         chain.reset();
-        if variant == Variant::TrueFrontEnd {
-            let parsing = a.cihp.iter().map(|&id| cihp::group(id).id()).collect();
-            chain.front.given = Some(GivenMaps { width: a.width as usize, height: a.height as usize, parsing, pose: a.densepose.clone() });
+        let (true_parsing, true_pose) = match variant {
+            Variant::TrueFrontEnd => (true, true),
+            Variant::TrueParsing => (true, false),
+            Variant::TrueDensePose => (false, true),
+            Variant::Element | Variant::AffinePaste => (false, false),
+        };
+        if true_parsing || true_pose {
+            let parsing = true_parsing.then(|| a.cihp.iter().map(|&id| cihp::group(id).id()).collect());
+            let pose = true_pose.then(|| a.densepose.clone());
+            chain.front.given = Some(GivenMaps { width: a.width as usize, height: a.height as usize, parsing, pose });
         }
         let done = run_frame(&mut chain, &reference, &a.image, &truth.data, &truth_parse.data, a.width as usize, a.height as usize)?;
         passed_through += (done.outcome == Outcome::PassedThrough) as usize;
@@ -272,6 +283,8 @@ pub fn evaluate_baselines(models: &Path, run: Option<&Path>, data: &Path, limit:
     let mut out = BTreeMap::new();
     out.insert("affine_paste".to_string(), evaluate(models, data, limit, Variant::AffinePaste)?);
     out.insert("true_front_end".to_string(), evaluate(models, data, limit, Variant::TrueFrontEnd)?);
+    out.insert("true_parsing".to_string(), evaluate(models, data, limit, Variant::TrueParsing)?);
+    out.insert("true_dense_pose".to_string(), evaluate(models, data, limit, Variant::TrueDensePose)?);
     let Some(run) = run else { return Ok(out) };
     let device = default_device();
     // Read (and checked against the architecture) once; each row swaps S_P in a copy.

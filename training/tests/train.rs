@@ -187,7 +187,7 @@ fn train_all_runs_every_stage_in_order_and_exports_trained_models() {
         assert!(m[key].is_number(), "{key} missing: {m}");
     }
     assert!(m["samples"].as_u64().unwrap() <= 6);
-    for baseline in ["affine_paste", "self_supervised", "oracle"] {
+    for baseline in ["affine_paste", "true_front_end", "true_parsing", "true_dense_pose", "self_supervised", "oracle"] {
         assert!(m["baselines"][baseline]["garment_iou"].is_number(), "{baseline} missing: {m}");
     }
     let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(models.join("manifest.json")).unwrap()).unwrap();
