@@ -227,7 +227,7 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value_t = config::LrSchedule::DEFAULT)]
     pub lr_schedule: config::LrSchedule,
     /// Train the first F (a share, 0 to 1) of the iterations at half the resolution (default:
-    /// the stage's, 0.6 for T_P, 0 for the others).
+    /// the stage's, 0.6 for T_P and dense pose, 0 for the others).
     #[arg(long)]
     pub coarse_first: Option<f32>,
     /// Adam's beta1, the decay of its running mean of gradients (default 0.5, PF-AFN's).

@@ -123,26 +123,28 @@ impl Stage {
     /// Share of the stage's iterations, the first ones, at half the resolution: T_P learns the
     /// layout of a body at 48x64 for 60% of its iterations, then refines at 96x128 (1100 of
     /// them this way took 0.93x the time of 750 at 96x128 and did better: garment IoU of the
-    /// chain 0.712 -> 0.722 on held-out people; training/README.md). The others: not
-    /// measured, none.
+    /// chain 0.712 -> 0.722 on held-out people; training/README.md). Dense pose likewise: 2000
+    /// iterations this way took 475 s, 0.53x of 2000 at 96x128, for most of their gain over 800
+    /// (chain garment IoU 0.884 -> 0.889, against 0.893). The others: not measured, none.
     pub fn default_coarse_first(self) -> f32 {
         match self {
-            Stage::TeacherParsing => 0.6,
+            Stage::TeacherParsing | Stage::Densepose => 0.6,
             _ => 0.0,
         }
     }
 
     /// Iterations of the stage in the schedule of a preset, at its default batch and size:
-    /// `lite` is sized to run all seven stages in about 86 minutes on 2 CPU cores with
+    /// `lite` is sized to run all seven stages in about 91 minutes on 2 CPU cores with
     /// `--device libtorch` (about three times that on flex; training/README.md gives the
     /// measured time per stage). The teacher and the students get the most: they are what
     /// limits quality.
     pub fn default_iterations(self, preset: Preset) -> usize {
         let lite = match self {
-            // The parser learns every framing (`synth --varied`), dense pose only the crop; dense
-            // pose has the body under the clothes to guess, and is cheap (800: 428 s on libtorch).
+            // The parser learns every framing (`synth --varied`), dense pose only the crop. Dense
+            // pose has the body under the clothes to guess, and the chain's garment and skin depend
+            // on it most (fed the true dense pose: 0.908 / 0.845): 2000, the first 60% coarse.
             Stage::Parser => 1200,
-            Stage::Densepose => 800,
+            Stage::Densepose => 2000,
             // Twice the 1100 that first fitted: the teacher is what limits S_P (training/README.md).
             Stage::TeacherParsing => 2200,
             Stage::TeacherWarp => 500,
