@@ -455,13 +455,12 @@ impl Front {
             self.restart_history();
         }
         let given = self.given.as_ref();
-        let parsing = match given.and_then(|g| Some((g, g.parsing.as_ref()?))) {
-            Some((given, parsing)) => given.sample(parsing, &fit, ParsingGroup::Background.id()),
-            None => argmax(&probabilities.view()),
-        };
+        let parsing = given
+            .and_then(|g| Some(g.sample(g.parsing.as_ref()?, &fit, ParsingGroup::Background.id())))
+            .unwrap_or_else(|| argmax(&probabilities.view()));
         t = self.stats.record(Stage::Parser, t, self.models.take_runs());
-        let pose = match given.and_then(|g| Some((g, g.pose.as_ref()?))) {
-            Some((given, pose)) => batch(one_hot(&given.sample(pose, &fit, 0), POSE_PARTS, h, w)),
+        let pose = match given.and_then(|g| Some(g.sample(g.pose.as_ref()?, &fit, 0))) {
+            Some(pose) => batch(one_hot(&pose, POSE_PARTS, h, w)),
             None => person::pose(&mut self.models, &input)?,
         };
         let pose_held = self.models.hold(pose.view())?;
