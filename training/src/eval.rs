@@ -394,6 +394,60 @@ pub fn evaluate_parsing(models: &Path, run: &Path, data: &Path, limit: usize) ->
         .collect())
 }
 
+/// The two front-end networks alone, on the dataset's people at model resolution: the parser
+/// against the true parsing groups, dense pose against the true 25 parts. Run on held-out and
+/// on training people, the difference tells whether a network lacks data or training.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FrontEndMetrics {
+    pub samples: usize,
+    /// Mean over people of the mean IoU over the groups either map holds.
+    pub parser_miou: f64,
+    /// The same over the 25 dense-pose parts (background included).
+    pub dense_pose_miou: f64,
+    /// Dense pose: the fraction of pixels given their true part.
+    pub dense_pose_accuracy: f64,
+    /// Dense pose: the body (any part) against the true body.
+    pub dense_pose_body_iou: f64,
+}
+
+pub fn evaluate_front_end(models: &Path, data: &Path, limit: usize) -> Result<FrontEndMetrics, Box<dyn std::error::Error>> {
+    use crate::nn::graph::Eager;
+    use gstgarmenttransfer::contract::POSE_PARTS;
+    let device = default_device();
+    let (nets, _, manifest) = crate::onnx::import::load(models, &device)?;
+    let (h, w) = (manifest.height, manifest.width);
+    let net = |name: &str| nets.nets.iter().find(|n| n.spec().name == name).ok_or(format!("{}: no {name} network", models.display()));
+    let (parser, densepose) = (net("parser")?, net("densepose")?);
+    let dataset = Dataset::open(data)?;
+    let mean_iou = |p: &[u8], t: &[u8], classes: usize| {
+        let ious: Vec<f64> = (0..classes as u8).filter_map(|c| iou(p, t, c)).collect();
+        ious.iter().sum::<f64>() / ious.len().max(1) as f64
+    };
+    let mut m = FrontEndMetrics::default();
+    for i in 0..dataset.len().min(limit) {
+        let Some(person) = dataset.load_or_skip(i) else { continue };
+        let person = person.resized(w as u32, h as u32);
+        let image = crate::onnx::check::to_tensor(&gstgarmenttransfer::inputs::batch(person.tensors().image), &device);
+        let predict = |net: &Network| {
+            let logits = net.forward(&mut Eager::new(&device), std::slice::from_ref(&image)).remove(0);
+            gstgarmenttransfer::maps::argmax(&crate::onnx::check::to_array(&logits).view())
+        };
+        let (parsing, pose) = (predict(parser), predict(densepose));
+        m.parser_miou += mean_iou(&parsing, &person.parsing(), PARSING_GROUPS);
+        m.dense_pose_miou += mean_iou(&pose, &person.densepose, POSE_PARTS);
+        m.dense_pose_accuracy += pose.iter().zip(&person.densepose).filter(|(p, t)| p == t).count() as f64 / pose.len() as f64;
+        let body = |ids: &[u8]| ids.iter().map(|&id| (id > 0) as u8).collect::<Vec<u8>>();
+        m.dense_pose_body_iou += iou(&body(&pose), &body(&person.densepose), 1).unwrap_or(1.0);
+        m.samples += 1;
+    }
+    let n = m.samples.max(1) as f64;
+    m.parser_miou /= n;
+    m.dense_pose_miou /= n;
+    m.dense_pose_accuracy /= n;
+    m.dense_pose_body_iou /= n;
+    Ok(m)
+}
+
 /// A video's numbers (`eval-video`): the per-frame metrics of `eval`, averaged, and flicker.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct VideoMetrics {
@@ -525,6 +579,7 @@ pub fn run(args: &crate::cli::EvalArgs) -> anyhow::Result<()> {
     let mut v = serde_json::to_value(&m)?;
     if !others.is_empty() {
         v["baselines"] = serde_json::to_value(&others)?;
+        v["front_end"] = serde_json::to_value(evaluate_front_end(models, data, args.limit).map_err(|e| anyhow::anyhow!("{e}"))?)?;
     }
     if let Some(run) = &args.baselines
         && checkpoint::model_file(run, Stage::TeacherParsing.name()).exists()
@@ -555,6 +610,12 @@ pub fn run(args: &crate::cli::EvalArgs) -> anyhow::Result<()> {
                 p["parsing_miou"], p["garment_iou"], p["skin_iou"], p["hem_rows_from_truth"], p["hem_rows_from_own"]
             );
         }
+    }
+    if let Some(f) = v.get("front_end") {
+        println!(
+            "front end on {} people: parser mIoU {:.3}; dense pose mIoU {:.3}, pixel accuracy {:.3}, body IoU {:.3}",
+            f["samples"], f["parser_miou"], f["dense_pose_miou"], f["dense_pose_accuracy"], f["dense_pose_body_iou"]
+        );
     }
     for (name, m) in std::iter::once(("models", &m)).chain(others.iter().map(|(k, v)| (k.as_str(), v))) {
         println!("{name}: {} samples ({} passed through)", m.samples, m.passed_through);

@@ -190,6 +190,11 @@ fn train_all_runs_every_stage_in_order_and_exports_trained_models() {
     for baseline in ["affine_paste", "true_front_end", "true_parsing", "true_dense_pose", "self_supervised", "oracle"] {
         assert!(m["baselines"][baseline]["garment_iou"].is_number(), "{baseline} missing: {m}");
     }
+    // The front end alone: scores, each a fraction.
+    for key in ["parser_miou", "dense_pose_miou", "dense_pose_accuracy", "dense_pose_body_iou"] {
+        let x = m["front_end"][key].as_f64().unwrap_or(-1.0);
+        assert!((0.0..=1.0).contains(&x) && m["front_end"]["samples"].as_u64() > Some(0), "front_end {key}: {m}");
+    }
     let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(models.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["evaluation"]["garment_iou"], m["garment_iou"], "eval --record writes the numbers into the manifest");
     // The element still accepts the manifest with its evaluation.
