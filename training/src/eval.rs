@@ -64,6 +64,12 @@ fn iou(a: &[u8], b: &[u8], g: u8) -> Option<f64> {
     (union > 0).then(|| inter as f64 / union as f64)
 }
 
+/// Mean IoU over the classes `0..classes` that either map holds.
+fn mean_iou(predicted: &[u8], truth: &[u8], classes: usize) -> f64 {
+    let ious: Vec<f64> = (0..classes as u8).filter_map(|c| iou(predicted, truth, c)).collect();
+    ious.iter().sum::<f64>() / ious.len().max(1) as f64
+}
+
 /// SSIM of two RGB images over 8x8 windows (stride 4) of the luma, constants of Wang et al.
 pub fn ssim(a: &[u8], b: &[u8], w: usize, h: usize) -> f64 {
     ssim_in(a, b, w, h, None)
@@ -120,14 +126,13 @@ impl FrameScores {
     /// `pixels` (the output) against `truth` (RGB, `w` x `h`); `truth_groups` and `predicted`
     /// are parsing groups per pixel.
     pub fn of(pixels: &[u8], truth: &[u8], truth_groups: &[u8], predicted: &[u8], w: usize, h: usize) -> FrameScores {
-        let ious: Vec<f64> = (0..PARSING_GROUPS as u8).filter_map(|g| iou(predicted, truth_groups, g)).collect();
         let region: Vec<bool> = truth_groups.iter().map(|&g| g == ParsingGroup::UpperGarment.id()).collect();
         let inside = |img: &[u8]| -> Vec<u8> { img.chunks(3).zip(&region).flat_map(|(p, &r)| if r { [p[0], p[1], p[2]] } else { [0; 3] }).collect() };
         let (ours, true_garment) = (inside(pixels), inside(truth));
         let area = region.iter().filter(|&&r| r).count().max(1) as f64;
         let person: Vec<bool> = truth_groups.iter().map(|&g| g != ParsingGroup::Background.id()).collect();
         FrameScores {
-            parsing_miou: ious.iter().sum::<f64>() / ious.len().max(1) as f64,
+            parsing_miou: mean_iou(predicted, truth_groups, PARSING_GROUPS),
             garment_iou: iou(predicted, truth_groups, ParsingGroup::UpperGarment.id()),
             skin_iou: iou(predicted, truth_groups, ParsingGroup::UpperSkin.id()),
             composite_ssim: ssim(pixels, truth, w, h),
@@ -366,9 +371,8 @@ pub fn evaluate_parsing(models: &Path, run: &Path, data: &Path, limit: usize) ->
         for (key, net, garment) in [("teacher", &teacher, &tb.cloth_mask), ("student", &student, &tb.garment_mask)] {
             let logits: Tensor<4> = net.forward(&mut Eager::new(&device), &[tensor(&ta.agnostic), tensor(&ta.pose), tensor(garment)]).remove(0);
             let predicted = gstgarmenttransfer::maps::argmax(&crate::onnx::check::to_array(&logits).view());
-            let ious: Vec<f64> = (0..PARSING_GROUPS as u8).filter_map(|g| iou(&predicted, &truth, g)).collect();
             let e = sums.entry(key.to_string()).or_default();
-            e.miou.push(ious.iter().sum::<f64>() / ious.len().max(1) as f64);
+            e.miou.push(mean_iou(&predicted, &truth, PARSING_GROUPS));
             e.garment.extend(iou(&predicted, &truth, garment_id));
             e.skin.extend(iou(&predicted, &truth, ParsingGroup::UpperSkin.id()));
             if let (Some(p), Some(t), Some(o)) = (hem(&predicted, w, garment_id), hem(&truth, w, garment_id), own_hem) {
@@ -419,10 +423,6 @@ pub fn evaluate_front_end(models: &Path, data: &Path, limit: usize) -> Result<Fr
     let net = |name: &str| nets.nets.iter().find(|n| n.spec().name == name).ok_or(format!("{}: no {name} network", models.display()));
     let (parser, densepose) = (net("parser")?, net("densepose")?);
     let dataset = Dataset::open(data)?;
-    let mean_iou = |p: &[u8], t: &[u8], classes: usize| {
-        let ious: Vec<f64> = (0..classes as u8).filter_map(|c| iou(p, t, c)).collect();
-        ious.iter().sum::<f64>() / ious.len().max(1) as f64
-    };
     let mut m = FrontEndMetrics::default();
     for i in 0..dataset.len().min(limit) {
         let Some(person) = dataset.load_or_skip(i) else { continue };
