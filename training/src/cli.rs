@@ -254,6 +254,11 @@ pub struct TrainArgs {
     /// trained in the same --out).
     #[arg(long)]
     pub scratch: bool,
+    /// Start the stage's network from its weights in a models folder this exporter wrote (to
+    /// train a shipped network further) instead of the seed's initialisation or --scratch's
+    /// rule. One stage of the five networks the element runs.
+    #[arg(long, conflicts_with = "scratch")]
+    pub init_weights: Option<PathBuf>,
 }
 
 /// Arguments of `eval`.

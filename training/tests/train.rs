@@ -144,6 +144,71 @@ fn student_parsing_runs_algorithm_1_phases_from_its_teacher() {
     assert!(merged["models"]["parser"]["training"].is_null(), "the parser comes untrained from --weights-from: {merged}");
 }
 
+/// A shipped network trains on: `--init-weights` starts the stage from a models folder's file.
+#[test]
+fn a_stage_starts_from_a_models_folder_with_init_weights() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    assert!(garment_train().args(["synth", "--out", data.to_str().unwrap(), "--count", "12", "--size", "32x32", "--pairs", "0"]).status().unwrap().success());
+    let train = |out: &str, iterations: &str, seed: &str, extra: &[&str]| {
+        garment_train()
+            .args(["train", "parser", "--data", data.to_str().unwrap(), "--preset", "tiny", "--size", "32x32", "--batch", "2"])
+            .args(["--out", tmp.path().join(out).to_str().unwrap(), "--iterations", iterations, "--seed", seed])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = train("first", "40", "1", &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let models = tmp.path().join("models");
+    let first = tmp.path().join("first");
+    let out = garment_train()
+        .args(["export", "--preset", "tiny", "--size", "32x32", "--checkpoints", first.to_str().unwrap(), "--out", models.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // The same batches from the exported parser and from the seed: the first starts where the
+    // first run ended, nearer its last losses than the seed's first.
+    let out = train("again", "3", "7", &["--init-weights", models.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = train("fresh", "3", "7", &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let trained = losses(&first.join("parser"));
+    let tail = trained[35..].iter().sum::<f64>() / 5.0;
+    let (again, fresh) = (losses(&tmp.path().join("again/parser"))[0], losses(&tmp.path().join("fresh/parser"))[0]);
+    assert!(again < (fresh + tail) / 2.0, "first loss from the folder {again}, from the seed {fresh}; the first run ended at {tail}");
+    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(tmp.path().join("again/parser/config.json")).unwrap()).unwrap();
+    assert_eq!(config["init_weights"], models.to_str().unwrap(), "the run's config records where it started");
+
+    // What a folder cannot start: a teacher, another preset's network, the whole schedule.
+    let fails = |out: std::process::Output, says: &[&str]| {
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(!out.status.success() && says.iter().all(|s| err.contains(s)), "expected {says:?} in: {err}");
+    };
+    let init = ["--init-weights", models.to_str().unwrap()];
+    fails(
+        garment_train()
+            .args(["train", "teacher-warp", "--data", data.to_str().unwrap(), "--preset", "tiny", "--out", tmp.path().join("t").to_str().unwrap()])
+            .args(init)
+            .output()
+            .unwrap(),
+        &["manifest.json", "teacher_warp"],
+    );
+    fails(
+        garment_train()
+            .args(["train", "parser", "--data", data.to_str().unwrap(), "--preset", "lite", "--out", tmp.path().join("l").to_str().unwrap()])
+            .args(init)
+            .output()
+            .unwrap(),
+        &["manifest.json", "tiny preset"],
+    );
+    fails(
+        garment_train().args(["train", "all", "--data", data.to_str().unwrap(), "--out", tmp.path().join("a").to_str().unwrap()]).args(init).output().unwrap(),
+        &["name the stage"],
+    );
+}
+
 #[test]
 fn train_all_runs_every_stage_in_order_and_exports_trained_models() {
     let tmp = tempfile::tempdir().unwrap();
@@ -197,6 +262,12 @@ fn train_all_runs_every_stage_in_order_and_exports_trained_models() {
     }
     let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(models.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["evaluation"]["garment_iou"], m["garment_iou"], "eval --record writes the numbers into the manifest");
+    // Recording again keeps the record it replaces, one level deep.
+    let out = garment_train().args(["eval", "--models", models.to_str().unwrap(), "--data", data.to_str().unwrap(), "--limit", "2", "--record"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(models.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["evaluation"]["previous"]["garment_iou"], m["garment_iou"], "{manifest}");
+    assert!(manifest["evaluation"]["previous"]["baselines"]["oracle"].is_object() && manifest["evaluation"]["previous"].get("previous").is_none());
     // The element still accepts the manifest with its evaluation.
     assert!(gstgarmenttransfer::models::Models::load(&models, gstgarmenttransfer::models::ExecutionProvider::Cpu, 0, 1).is_ok());
 }

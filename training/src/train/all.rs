@@ -43,6 +43,7 @@ pub fn stage_config(stage: Stage, args: &TrainArgs, samples: usize) -> Result<Tr
     if args.scratch {
         c.init_from = None;
     }
+    c.init_weights = args.init_weights.clone();
     Ok(c)
 }
 
@@ -83,6 +84,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         StageArg::One(s) => vec![s],
     };
     let several = stages.len() > 1;
+    if several && args.init_weights.is_some() {
+        bail!("--init-weights starts one stage's network from a models folder; name the stage (parser, densepose, student-parsing, student-warp or regrowth), not {}", if matches!(args.stage, StageArg::All) { "all" } else { "baselines" });
+    }
     let started = Instant::now();
     for &stage in &stages {
         let n = if stage_data(stage, args) == args.data.as_path() { samples } else { frame_samples };

@@ -99,6 +99,42 @@ fn network_weights(net: Network, path: &Path) -> Result<Network, TrainError> {
     })
 }
 
+/// `net`, a new network of the stage training network `name`, with the weights of that network
+/// in the models folder `dir` (a folder this exporter wrote for `preset`): fine-tuning a shipped
+/// network instead of starting from the seed. The weights travel as a checkpoint would, so a
+/// folder of another width of the network is an error naming the file, not a silent mix.
+pub fn weights_from_models<M: Module>(mut net: M, dir: &Path, name: &str, preset: Preset) -> Result<M, TrainError> {
+    let start = |path: &Path| {
+        let path = path.to_path_buf();
+        move |why: String| TrainError::InitWeights { path, why }
+    };
+    let manifest = dir.join("manifest.json");
+    let (nets, found, _) = crate::onnx::import::load_except(dir, &crate::nn::default_device(), &|n| n != name)
+        .map_err(|e| start(dir)(e.to_string()))?;
+    if found != preset {
+        return Err(start(&manifest)(format!("its networks are the {} preset's, this run trains the {} preset's", found.name(), preset.name())));
+    }
+    let network = nets.nets.into_iter().find(|n| n.spec().name == name).ok_or_else(|| {
+        start(&manifest)(format!(
+            "a models folder holds the five networks the element runs ({}); this stage trains {name}",
+            gstgarmenttransfer::contract::MODELS.map(|m| m.name).join(", ")
+        ))
+    })?;
+    let mut store = BurnpackStore::from_bytes(None);
+    let saved = match &network {
+        Network::Parser(n) | Network::Densepose(n) => n.save_into(&mut store),
+        Network::TeacherParsing(n) | Network::TransferParsing(n) => n.save_into(&mut store),
+        Network::TeacherWarp(n) => n.save_into(&mut store),
+        Network::Warp(n) => n.save_into(&mut store),
+        Network::Regrowth(n) => n.save_into(&mut store),
+    };
+    let file = dir.join(network.spec().file);
+    saved.map_err(|e| start(&file)(format!("{e:?}")))?;
+    let bytes = store.get_bytes().map_err(|e| start(&file)(format!("{e:?}")))?;
+    net.load_from(&mut BurnpackStore::from_bytes(Some(bytes))).map_err(|e| start(&file)(format!("{e:?}")))?;
+    Ok(net)
+}
+
 /// The five inference networks with the weights trained in `run_dir` where a stage left a
 /// checkpoint (the others untrained), and each trained network's provenance for the manifest.
 pub fn trained_networks(preset: Preset, run_dir: &Path, device: &Device) -> Result<(InferenceNets, BTreeMap<String, serde_json::Value>), TrainError> {

@@ -190,6 +190,10 @@ pub struct TrainConfig {
     /// seed's initialisation.
     #[serde(default)]
     pub init_from: Option<Stage>,
+    /// A models folder whose network of this stage it starts from instead (fine-tuning a
+    /// shipped network; `--init-weights`).
+    #[serde(default)]
+    pub init_weights: Option<PathBuf>,
     /// Where it trained (`--device`).
     #[serde(default)]
     pub backend: Backend,
@@ -236,6 +240,7 @@ impl TrainConfig {
             tv2: TV2,
             distill: DistillSchedule::in_thirds(iterations, BATCH, samples),
             init_from: stage.default_init(),
+            init_weights: None,
             backend: crate::nn::backend(),
             dataset: std::fs::read_to_string(data.join(crate::data::layout::SYNTH)).ok().and_then(|t| serde_json::from_str(&t).ok()),
             command: std::env::args().collect(),

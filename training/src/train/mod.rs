@@ -40,6 +40,8 @@ pub enum TrainError {
     Exists { path: PathBuf },
     #[error("{path}: cannot {what} the checkpoint: {why}")]
     Checkpoint { path: PathBuf, what: &'static str, why: String },
+    #[error("{path}: cannot start the network from it (--init-weights): {why}")]
+    InitWeights { path: PathBuf, why: String },
     #[error("iteration {0}: no valid sample could be drawn")]
     NoBatch(usize),
     #[error("batch: {0}")]
@@ -108,7 +110,10 @@ fn run<S: StageTrainer>(
         }
         Some(_) => return Err(TrainError::Exists { path: run.dir.clone() }),
         None => {
-            if let Some(from) = config.init_from {
+            if let Some(dir) = &config.init_weights {
+                net = checkpoint::weights_from_models(net, dir, config.stage.name(), config.preset)?;
+                eprintln!("{}: starts from the weights of {}", config.stage.name(), dir.display());
+            } else if let Some(from) = config.init_from {
                 net = stages::frozen(out, from.name(), net)?;
                 eprintln!("{}: starts from {}", config.stage.name(), checkpoint::model_file(out, from.name()).display());
             }
