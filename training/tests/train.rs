@@ -180,6 +180,17 @@ fn a_stage_starts_from_a_models_folder_with_init_weights() {
     assert!(again < (fresh + tail) / 2.0, "first loss from the folder {again}, from the seed {fresh}; the first run ended at {tail}");
     let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(tmp.path().join("again/parser/config.json")).unwrap()).unwrap();
     assert_eq!(config["init_weights"], models.to_str().unwrap(), "the run's config records where it started");
+    // Exported, the network keeps the history it started from.
+    let further = tmp.path().join("further");
+    let out = garment_train()
+        .args(["export", "--weights-from", models.to_str().unwrap(), "--checkpoints", tmp.path().join("again").to_str().unwrap(), "--out", further.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(further.join("manifest.json")).unwrap()).unwrap();
+    let parser = &manifest["models"]["parser"]["training"];
+    assert_eq!(parser["config"]["iterations"], 3);
+    assert_eq!(parser["started_from"]["training"]["config"]["iterations"], 40, "{parser}");
 
     // What a folder cannot start: a teacher, another preset's network, the whole schedule.
     let fails = |out: std::process::Output, says: &[&str]| {

@@ -163,7 +163,14 @@ pub fn with_checkpoints(
                 let text = std::fs::read_to_string(&path).map_err(io(&path))?;
                 serde_json::from_str(&text).map_err(|e| super::run::RunError::Invalid { path, why: e.to_string() }.into())
             };
-            provenance.insert(name.to_string(), serde_json::json!({"config": read("config.json")?, "summary": read("summary.json").ok()}));
+            let config = read("config.json")?;
+            let mut entry = serde_json::json!({"config": config, "summary": read("summary.json").ok()});
+            // A network trained further from a models folder keeps the history it started from.
+            if let Some(from) = entry["config"]["init_weights"].as_str().map(PathBuf::from) {
+                let earlier = gstgarmenttransfer::manifest::Manifest::read(&from).ok().and_then(|m| m.models.get(name).and_then(|e| e.training.clone()));
+                entry["started_from"] = serde_json::json!({"models": from.display().to_string(), "training": earlier});
+            }
+            provenance.insert(name.to_string(), entry);
             replaced.push(name);
         }
     }
