@@ -18,7 +18,7 @@ use crate::frame::{FrameMut, Letterbox, RgbImage};
 use crate::framing::{MIN_PERSON_PX, Tracker, crop_around, cut_by};
 use crate::temporal::{Map, Temporal, softmax};
 use crate::inputs::{agnostic, batch, mask, one_hot};
-use crate::maps::{affine_paste, argmax};
+use crate::maps::{Parsing, Tap, affine_paste, argmax};
 use crate::models::{ModelError, Models, Runs};
 use crate::person::{self, Look};
 use crate::reference::Reference;
@@ -204,21 +204,24 @@ pub struct FrameMaps {
     pub fit: Letterbox,
     pub parsing: Vec<u8>,
     pub transfer_parsing: Vec<u8>,
+    /// S_P's probabilities `[1, 7, H, W]`, whose argmax `transfer_parsing` is.
+    pub transfer_probabilities: Array4<f32>,
 }
 
 impl FrameMaps {
-    /// M'_A at frame resolution (nearest model pixel; background outside the model's view).
+    /// M'_A at frame resolution, as the composite draws it (`maps::Parsing`; background
+    /// outside the model's view).
     pub fn transfer_parsing_at(&self, width: usize, height: usize) -> Vec<u8> {
+        let parsing = Parsing::new(&self.transfer_probabilities, &self.transfer_parsing);
         let mut out = Vec::with_capacity(width * height);
         for y in 0..height {
             for x in 0..width {
                 let (mx, my) = self.fit.to_model(x as f32 + 0.5, y as f32 + 0.5);
-                if !self.fit.inside(mx, my) {
-                    out.push(ParsingGroup::Background.id());
-                    continue;
-                }
-                let (mx, my) = ((mx as usize).min(self.fit.width - 1), (my as usize).min(self.fit.height - 1));
-                out.push(self.transfer_parsing[my * self.fit.width + mx]);
+                out.push(if self.fit.inside(mx, my) {
+                    parsing.at(Tap::new(mx, self.fit.width), Tap::new(my, self.fit.height))
+                } else {
+                    ParsingGroup::Background.id()
+                });
             }
         }
         out
@@ -272,8 +275,11 @@ pub struct Dressed {
     input_rgb: RgbImage,
     fit: Letterbox,
     input: Array4<f32>,
+    /// M_A and M'_A: groups, and the probabilities they are the argmax of.
     parsing: Vec<u8>,
+    parsing_probabilities: Array4<f32>,
     new_parsing: Vec<u8>,
+    new_probabilities: Array4<f32>,
     pose: Array4<f32>,
     /// `pose` as the sessions hold it: S_P and S_W both read it, it is handed over once.
     pose_held: DynValue,
@@ -455,9 +461,13 @@ impl Front {
             self.restart_history();
         }
         let given = self.given.as_ref();
-        let parsing = given
-            .and_then(|g| Some(g.sample(g.parsing.as_ref()?, &fit, ParsingGroup::Background.id())))
-            .unwrap_or_else(|| argmax(&probabilities.view()));
+        let (parsing, parsing_probabilities) = match given.and_then(|g| Some(g.sample(g.parsing.as_ref()?, &fit, ParsingGroup::Background.id()))) {
+            Some(parsing) => {
+                let hot = batch(one_hot(&parsing, ParsingGroup::ALL.len(), h, w));
+                (parsing, hot)
+            }
+            None => (argmax(&probabilities.view()), probabilities),
+        };
         t = self.stats.record(Stage::Parser, t, self.models.take_runs());
         let pose = match given.and_then(|g| Some(g.sample(g.pose.as_ref()?, &fit, 0))) {
             Some(pose) => batch(one_hot(&pose, POSE_PARTS, h, w)),
@@ -469,8 +479,8 @@ impl Front {
         let inputs = transfer_parsing_inputs(&parsing, &pose, reference);
         let feeds = fed(&TRANSFER_PARSING, &inputs, "pose", &pose_held);
         let mut transfer = self.models.run_with_reference(&TRANSFER_PARSING, &feeds, reference.id)?.swap_remove(0);
+        softmax(&mut transfer);
         if smooth {
-            softmax(&mut transfer);
             self.history.blend(Map::TransferParsing, &mut transfer);
             self.history.finish();
         }
@@ -478,11 +488,24 @@ impl Front {
         self.stats.record(Stage::TransferParsing, t, self.models.take_runs());
         if mode == OutputMode::Parsing || mode == OutputMode::TransferParsing {
             let mut out = input_rgb;
-            draw_parsing(&mut out, &fit, if mode == OutputMode::Parsing { &parsing } else { &new_parsing });
-            return Ok(Halfway::Drawn(out, Box::new(FrameMaps { fit, parsing, transfer_parsing: new_parsing })));
+            let drawn = if mode == OutputMode::Parsing { Parsing::new(&parsing_probabilities, &parsing) } else { Parsing::new(&transfer, &new_parsing) };
+            draw_parsing(&mut out, &fit, &drawn);
+            return Ok(Halfway::Drawn(out, Box::new(FrameMaps { fit, parsing, transfer_parsing: new_parsing, transfer_probabilities: transfer })));
         }
         let restarted = std::mem::take(&mut self.restarted);
-        Ok(Halfway::Dressed(Box::new(Dressed { input_rgb, fit, input, parsing, new_parsing, pose, pose_held, smooth, restarted })))
+        Ok(Halfway::Dressed(Box::new(Dressed {
+            input_rgb,
+            fit,
+            input,
+            parsing,
+            parsing_probabilities,
+            new_parsing,
+            new_probabilities: transfer,
+            pose,
+            pose_held,
+            smooth,
+            restarted,
+        })))
     }
 }
 
@@ -550,8 +573,8 @@ impl Back {
         };
 
         let transfer = Transfer {
-            old_parsing: parsing,
-            new_parsing,
+            old_parsing: Parsing::new(&d.parsing_probabilities, parsing),
+            new_parsing: Parsing::new(&d.new_probabilities, new_parsing),
             model_input: &d.input,
             warped_mask: &warped.mask,
             flow: &warped.flow,
@@ -567,8 +590,8 @@ impl Back {
         }
         self.stats.record(Stage::Composite, t, self.models.take_runs());
         self.stats.frames += 1;
-        let Dressed { fit, parsing, new_parsing, .. } = *d;
-        Ok(Outcome::Transferred(Box::new(FrameMaps { fit, parsing, transfer_parsing: new_parsing })))
+        let Dressed { fit, parsing, new_parsing, new_probabilities, .. } = *d;
+        Ok(Outcome::Transferred(Box::new(FrameMaps { fit, parsing, transfer_parsing: new_parsing, transfer_probabilities: new_probabilities })))
     }
 }
 

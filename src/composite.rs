@@ -1,8 +1,10 @@
 //! Compositing at the frame's own resolution (DESIGN.md section 4, step 6): the new garment
 //! sampled from the full-resolution reference through the upsampled flow, upper-body skin (A's
 //! own where A had skin, regrown elsewhere), a fill where the old garment is uncovered, and
-//! the frame everywhere else. Mask edges come from bilinear upsampling of model-resolution
-//! masks, which feathers them over about one model pixel.
+//! the frame everywhere else. A frame pixel whose four model pixels agree on the old and new
+//! parsing groups takes their layers whole; on an edge, the groups' probabilities interpolated
+//! at its place weigh the layers (`maps::Parsing`), which feathers the edge over about one model
+//! pixel, where the networks are least sure.
 
 use ndarray::Array4;
 use rayon::prelude::*;
@@ -10,14 +12,14 @@ use rayon::prelude::*;
 use crate::contract::ParsingGroup;
 use crate::frame::{FrameMut, Letterbox, RgbImage};
 use crate::inputs::byte;
-use crate::maps::{Tap, bilinear, push_pull};
+use crate::maps::{Parsing, Tap, bilinear, push_pull};
 use crate::reference::Reference;
 
 /// What the networks said about one frame, at model resolution.
 pub struct Transfer<'a> {
-    /// M_A and M'_A: parsing groups.
-    pub old_parsing: &'a [u8],
-    pub new_parsing: &'a [u8],
+    /// M_A and M'_A.
+    pub old_parsing: Parsing<'a>,
+    pub new_parsing: Parsing<'a>,
     /// The frame as the model saw it `[1, 3, H, W]` in [-1, 1].
     pub model_input: &'a Array4<f32>,
     pub warped_mask: &'a Array4<f32>,
@@ -36,10 +38,6 @@ pub struct Layers {
 
 pub const ALL_LAYERS: Layers = Layers { garment: true, skin: true, fill: true };
 
-fn plane(map: &[u8], group: ParsingGroup) -> Vec<f32> {
-    map.iter().map(|&g| if g == group.id() { 1.0 } else { 0.0 }).collect()
-}
-
 /// The values of a model-resolution array: every array here comes from a session's output or
 /// from `Array4::from_shape_fn`, both in standard layout.
 fn standard(a: &Array4<f32>) -> &[f32] {
@@ -52,20 +50,15 @@ fn standard(a: &Array4<f32>) -> &[f32] {
 pub fn composite(frame: &mut FrameMut, fit: &Letterbox, t: &Transfer, reference: &Reference, background: Option<&RgbImage>, layers: Layers) {
     let (w, h) = (fit.width, fit.height);
     let n = w * h;
-    let old_garment = plane(t.old_parsing, ParsingGroup::UpperGarment);
-    let old_skin = plane(t.old_parsing, ParsingGroup::UpperSkin);
-    let new_skin = plane(t.new_parsing, ParsingGroup::UpperSkin);
+    let (garment, skin) = (ParsingGroup::UpperGarment.id(), ParsingGroup::UpperSkin.id());
+    let (old, new) = (t.old_parsing.labels(), t.new_parsing.labels());
     let warped = standard(t.warped_mask);
     let input = standard(t.model_input);
-    // The new garment: where S_P puts it and the warp brings garment pixels.
-    let new_garment: Vec<f32> = t.new_parsing.iter().zip(warped).map(|(&g, &m)| if g == ParsingGroup::UpperGarment.id() { m.clamp(0.0, 1.0) } else { 0.0 }).collect();
-    // Pixels the old garment leaves uncovered.
-    let uncovered: Vec<f32> = (0..n).map(|i| (old_garment[i] - new_garment[i] - new_skin[i]).clamp(0.0, 1.0)).collect();
 
     // Fill colour at model resolution: inpainted from what is neither old nor new person.
     let mut fill: [Vec<f32>; 3] = std::array::from_fn(|c| (0..n).map(|i| byte(input[c * n + i])).collect());
     if layers.fill && background.is_none() {
-        let known: Vec<f32> = (0..n).map(|i| 1.0 - old_garment[i].max(new_garment[i]).max(new_skin[i])).collect();
+        let known: Vec<f32> = (0..n).map(|i| if old[i] == garment || new[i] == garment || new[i] == skin { 0.0 } else { 1.0 }).collect();
         push_pull(&mut fill, &known, w, h);
     }
 
@@ -73,18 +66,8 @@ pub fn composite(frame: &mut FrameMut, fit: &Letterbox, t: &Transfer, reference:
         t.regrown.map(|r| (0..3).map(|c| standard(r)[c * n..(c + 1) * n].iter().map(|&v| byte(v)).collect()).collect());
     let flow = standard(t.flow);
     let (flow_x, flow_y) = (&flow[..n], &flow[n..2 * n]);
-    // A frame pixel samples the four model pixels around it: where none of them has a layer to
-    // draw, the pixel stays as it is and is skipped (most of a crop around a person).
-    let drawn: Vec<bool> = (0..n)
-        .map(|i| (layers.fill && uncovered[i] > 0.0) || (layers.skin && new_skin[i] > 0.0) || (layers.garment && new_garment[i] > 0.0))
-        .collect();
-    let near: Vec<bool> = (0..n)
-        .map(|i| {
-            let (x, y) = (i % w, i / w);
-            let (x1, y1) = ((x + 1).min(w - 1), (y + 1).min(h - 1));
-            drawn[i] || drawn[y * w + x1] || drawn[y1 * w + x] || drawn[y1 * w + x1]
-        })
-        .collect();
+    // Whether a frame pixel whose old and new groups are these has a layer to draw.
+    let drawn = |o: u8, g: u8| (layers.fill && o == garment) || (layers.skin && g == skin) || (layers.garment && g == garment);
     let fw = frame.width;
     let (bpp, o) = (frame.format.bytes_per_pixel(), frame.format.rgb_offsets());
     // Model outputs reach only the frame pixels inside the model's view (the crop).
@@ -92,17 +75,37 @@ pub fn composite(frame: &mut FrameMut, fit: &Letterbox, t: &Transfer, reference:
     // The letterbox maps x and y apart: a column's taps serve every row.
     let columns: Vec<Tap> = (rx0..rx1).map(|x| Tap::new(fit.to_model(x as f32 + 0.5, 0.0).0, w)).collect();
     frame.data.par_chunks_mut(frame.stride).enumerate().skip(ry0).take(ry1.saturating_sub(ry0)).for_each(|(y, row)| {
-        let my = fit.to_model(0.0, y as f32 + 0.5).1;
-        let ty = Tap::new(my, h);
+        let ty = Tap::new(fit.to_model(0.0, y as f32 + 0.5).1, h);
         for (x, &tx) in (rx0..rx1).zip(&columns) {
-            // The four model pixels around this one: none with a layer to draw, nothing to do.
-            if !near[ty.i0 * w + tx.i0] {
+            let at = |field: &[f32]| bilinear(field, w, tx, ty);
+            let settled = t.old_parsing.settled(tx, ty).zip(t.new_parsing.settled(tx, ty));
+            // The four model pixels around this one agree on groups with no layer to draw (most
+            // of a crop around a person): nothing to do.
+            if settled.is_some_and(|(was, is)| !drawn(was, is)) {
                 continue;
             }
-            let at = |field: &[f32]| bilinear(field, w, tx, ty);
+            // How much of each layer the pixel takes: the old and new garment and skin, hard
+            // where the model pixels around agree, their interpolated probabilities on an edge
+            // (which feathers it over about one model pixel, where it is least certain).
+            let warp = at(warped).clamp(0.0, 1.0);
+            let [old_garment, old_skin, new_garment, new_skin] = match settled {
+                Some((was, is)) => [was == garment, was == skin, is == garment, is == skin].map(|b| b as u8 as f32),
+                None => {
+                    let p = |m: &Parsing, g: u8| m.probability(g, tx, ty);
+                    [p(&t.old_parsing, garment), p(&t.old_parsing, skin), p(&t.new_parsing, garment), p(&t.new_parsing, skin)]
+                }
+            };
+            // The new garment where S_P puts it and the warp brings garment pixels; what the old
+            // garment leaves uncovered; new skin where A had none, regrown (A's own stays).
+            let new_garment = new_garment * warp;
+            let uncovered = (old_garment - new_garment - new_skin).clamp(0.0, 1.0);
+            let regrown_share = new_skin * (1.0 - old_skin);
+            if uncovered + regrown_share + new_garment <= 0.0 {
+                continue;
+            }
             let mut px: [f32; 3] = std::array::from_fn(|c| row[x * bpp + o[c]] as f32);
             if layers.fill {
-                let a = at(&uncovered);
+                let a = uncovered;
                 if a > 0.0 {
                     let colour: [f32; 3] = match background {
                         Some(bg) => std::array::from_fn(|c| bg.data[(y * fw + x) * 3 + c] as f32),
@@ -113,21 +116,16 @@ pub fn composite(frame: &mut FrameMut, fit: &Letterbox, t: &Transfer, reference:
                     }
                 }
             }
-            if layers.skin {
-                let a = at(&new_skin);
-                if a > 0.0 {
-                    // A's own skin where A had skin; the regrown arm elsewhere.
-                    let own = at(&old_skin);
-                    if let Some(r) = &regrown {
-                        for c in 0..3 {
-                            let colour = at(&r[c]) * (1.0 - own) + px[c] * own;
-                            px[c] += (colour - px[c]) * a;
-                        }
-                    }
+            if layers.skin
+                && regrown_share > 0.0
+                && let Some(r) = &regrown
+            {
+                for c in 0..3 {
+                    px[c] += (at(&r[c]) - px[c]) * regrown_share;
                 }
             }
             if layers.garment {
-                let a = at(&new_garment);
+                let a = new_garment;
                 if a > 0.0 {
                     // The flow is a grid over B's model input: follow it to B's full-resolution photo.
                     let (gx, gy) = (at(flow_x), at(flow_y));
@@ -149,15 +147,14 @@ pub fn composite(frame: &mut FrameMut, fit: &Letterbox, t: &Transfer, reference:
 pub const GROUP_COLOURS: [[u8; 3]; 7] =
     [[0, 0, 0], [254, 0, 0], [0, 0, 254], [51, 169, 220], [254, 85, 0], [0, 85, 85], [85, 254, 169]];
 
-/// Paint a model-resolution parsing over the frame (nearest model pixel).
-pub fn draw_parsing(frame: &mut RgbImage, fit: &Letterbox, parsing: &[u8]) {
+/// Paint a parsing over the frame, read at frame resolution.
+pub fn draw_parsing(frame: &mut RgbImage, fit: &Letterbox, parsing: &Parsing) {
     let fw = frame.width;
     let (rx0, ry0, rx1, ry1) = fit.source_rect(frame.width, frame.height);
     frame.data.par_chunks_mut(fw * 3).enumerate().skip(ry0).take(ry1.saturating_sub(ry0)).for_each(|(y, row)| {
         for x in rx0..rx1 {
             let (mx, my) = fit.to_model(x as f32 + 0.5, y as f32 + 0.5);
-            let (mx, my) = ((mx as usize).min(fit.width - 1), (my as usize).min(fit.height - 1));
-            let colour = GROUP_COLOURS[parsing[my * fit.width + mx] as usize % 7];
+            let colour = GROUP_COLOURS[parsing.at(Tap::new(mx, fit.width), Tap::new(my, fit.height)) as usize % 7];
             row[x * 3..x * 3 + 3].copy_from_slice(&colour);
         }
     });
