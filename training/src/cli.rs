@@ -47,6 +47,9 @@ pub enum Command {
     /// Evaluate a models folder against the true transfers of a synthetic dataset, through the
     /// element's own per-frame chain.
     Eval(EvalArgs),
+    /// Copy a dataset with its dense pose replaced by a models folder's dense-pose network's
+    /// (what the element gives the transfer networks), to train T_P and S_P on.
+    Estimate(EstimateArgs),
     /// Measure ONNX Runtime CPU time per network at 256x192, batch 1; or the files of a models
     /// folder, against another folder's in the same process.
     BenchOnnx(BenchOnnxArgs),
@@ -283,6 +286,20 @@ pub struct EvalArgs {
     /// Record the numbers in the models folder's manifest.json ("evaluation").
     #[arg(long)]
     pub record: bool,
+}
+
+/// Arguments of `estimate`.
+#[derive(Args)]
+pub struct EstimateArgs {
+    /// The models folder whose dense-pose network estimates.
+    #[arg(long)]
+    pub models: PathBuf,
+    /// The dataset to copy.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// The copy (a new folder).
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 /// Arguments of `bench-onnx`.

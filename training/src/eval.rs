@@ -414,25 +414,58 @@ pub struct FrontEndMetrics {
     pub dense_pose_body_iou: f64,
 }
 
+/// The parser and dense pose of a models folder as burn networks, run on a dataset's people at
+/// model resolution (what `eval` scores them by, and what `estimate` writes).
+pub struct FrontEnd {
+    parser: Network,
+    densepose: Network,
+    device: burn::tensor::Device,
+    pub height: usize,
+    pub width: usize,
+    /// The dense-pose file's hash, as the manifest records it.
+    pub densepose_sha256: String,
+}
+
+impl FrontEnd {
+    pub fn load(models: &Path) -> Result<FrontEnd, Box<dyn std::error::Error>> {
+        let device = default_device();
+        let (mut nets, _, manifest) = crate::onnx::import::load(models, &device)?;
+        let mut take = |name: &str| -> Result<Network, String> {
+            let i = nets.nets.iter().position(|n| n.spec().name == name).ok_or(format!("{}: no {name} network", models.display()))?;
+            Ok(nets.nets.swap_remove(i))
+        };
+        let (parser, densepose) = (take("parser")?, take("densepose")?);
+        let densepose_sha256 = manifest.models.get("densepose").map(|e| e.sha256.clone()).unwrap_or_default();
+        Ok(FrontEnd { parser, densepose, device, height: manifest.height, width: manifest.width, densepose_sha256 })
+    }
+
+    /// `net`'s per-pixel argmax for `person`, who is at model resolution.
+    fn predict(&self, net: &Network, person: &crate::data::PersonSample) -> Vec<u8> {
+        use crate::nn::graph::Eager;
+        let image = crate::onnx::check::to_tensor(&gstgarmenttransfer::inputs::batch(person.tensors().image), &self.device);
+        let logits = net.forward(&mut Eager::new(&self.device), std::slice::from_ref(&image)).remove(0);
+        gstgarmenttransfer::maps::argmax(&crate::onnx::check::to_array(&logits).view())
+    }
+
+    pub fn parsing(&self, person: &crate::data::PersonSample) -> Vec<u8> {
+        self.predict(&self.parser, person)
+    }
+
+    pub fn dense_pose(&self, person: &crate::data::PersonSample) -> Vec<u8> {
+        self.predict(&self.densepose, person)
+    }
+}
+
 pub fn evaluate_front_end(models: &Path, data: &Path, limit: usize) -> Result<FrontEndMetrics, Box<dyn std::error::Error>> {
-    use crate::nn::graph::Eager;
     use gstgarmenttransfer::contract::POSE_PARTS;
-    let device = default_device();
-    let (nets, _, manifest) = crate::onnx::import::load(models, &device)?;
-    let (h, w) = (manifest.height, manifest.width);
-    let net = |name: &str| nets.nets.iter().find(|n| n.spec().name == name).ok_or(format!("{}: no {name} network", models.display()));
-    let (parser, densepose) = (net("parser")?, net("densepose")?);
+    let front = FrontEnd::load(models)?;
+    let (h, w) = (front.height, front.width);
     let dataset = Dataset::open(data)?;
     let mut m = FrontEndMetrics::default();
     for i in 0..dataset.len().min(limit) {
         let Some(person) = dataset.load_or_skip(i) else { continue };
         let person = person.resized(w as u32, h as u32);
-        let image = crate::onnx::check::to_tensor(&gstgarmenttransfer::inputs::batch(person.tensors().image), &device);
-        let predict = |net: &Network| {
-            let logits = net.forward(&mut Eager::new(&device), std::slice::from_ref(&image)).remove(0);
-            gstgarmenttransfer::maps::argmax(&crate::onnx::check::to_array(&logits).view())
-        };
-        let (parsing, pose) = (predict(parser), predict(densepose));
+        let (parsing, pose) = (front.parsing(&person), front.dense_pose(&person));
         m.parser_miou += mean_iou(&parsing, &person.parsing(), PARSING_GROUPS);
         m.dense_pose_miou += mean_iou(&pose, &person.densepose, POSE_PARTS);
         m.dense_pose_accuracy += pose.iter().zip(&person.densepose).filter(|(p, t)| p == t).count() as f64 / pose.len() as f64;

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod cli;
 pub mod contact_sheet;
 pub mod data;
+pub mod estimate;
 pub mod eval;
 pub mod nn;
 pub mod onnx;

@@ -3,7 +3,7 @@
 use clap::Parser;
 
 use garment_training::cli::{Cli, Command};
-use garment_training::{bench, contact_sheet, eval, nn, onnx, progress, quantize, summary, synth, train};
+use garment_training::{bench, contact_sheet, estimate, eval, nn, onnx, progress, quantize, summary, synth, train};
 
 fn main() -> anyhow::Result<()> {
     progress::init_logging();
@@ -19,6 +19,7 @@ fn main() -> anyhow::Result<()> {
         Command::Train(a) => train::all::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Quantize(a) => quantize::run(a),
+        Command::Estimate(a) => estimate::run(a),
         Command::BenchOnnx(a) => bench::onnx(a),
         Command::BenchSynth(a) => bench::synth(a),
     }

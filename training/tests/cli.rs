@@ -143,3 +143,38 @@ fn quantize_writes_an_int8_folder_the_chain_runs_as_well_as_the_fp32_one() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains(&path("int8")) && err.contains("the models are int8"), "{err}");
 }
+
+/// `estimate`: a copy of a dataset whose dense pose is the models folder's network's, the rest
+/// of the files as they were, its provenance in `synth.json`; an existing folder is refused.
+#[test]
+fn estimate_copies_a_dataset_with_the_dense_pose_of_a_models_folder() {
+    use garment_training::data::Dataset;
+    let tmp = tempfile::tempdir().unwrap();
+    let path = |name: &str| tmp.path().join(name).to_str().unwrap().to_string();
+    let (data, models, out) = (path("data"), path("models"), path("estimated"));
+    let made = garment_train(&["synth", "--out", &data, "--count", "4", "--size", "64x64", "--seed", "2", "--pairs", "2"]);
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let made = garment_train(&["export", "--preset", "tiny", "--untrained", "--size", "64x64", "--out", &models]);
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+
+    let run = garment_train(&["estimate", "--models", &models, "--data", &data, "--out", &out]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let (original, copy) = (Dataset::open(data.as_ref()).unwrap(), Dataset::open(out.as_ref()).unwrap());
+    assert_eq!(copy.len(), 4);
+    assert_eq!(copy.transfers.len(), 2);
+    let front = garment_training::eval::FrontEnd::load(models.as_ref()).unwrap();
+    for i in 0..4 {
+        let (a, b) = (original.load(i).unwrap(), copy.load(i).unwrap());
+        // Everything but the dense pose is the original's; the dense pose is the network's.
+        assert_eq!((&a.image, &a.cihp, &a.cloth, &a.cloth_mask), (&b.image, &b.cihp, &b.cloth, &b.cloth_mask));
+        assert_eq!(b.densepose, front.dense_pose(&a), "person {i}");
+    }
+    let synth: serde_json::Value = serde_json::from_slice(&std::fs::read(tmp.path().join("estimated/synth.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(tmp.path().join("models/manifest.json")).unwrap()).unwrap();
+    assert_eq!(synth["seed"], 2, "{synth}");
+    assert_eq!(synth["densepose_estimated"]["densepose_sha256"], manifest["models"]["densepose"]["sha256"], "{synth}");
+
+    let again = garment_train(&["estimate", "--models", &models, "--data", &data, "--out", &out]);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(!again.status.success() && err.contains(&out) && err.contains("not empty"), "{err}");
+}
