@@ -629,12 +629,10 @@ pub fn run(args: &crate::cli::EvalArgs) -> anyhow::Result<()> {
             recorded["dataset"] = serde_json::from_str(&text)?;
         }
         recorded["command"] = serde_json::json!(std::env::args().collect::<Vec<_>>());
-        // The record this one replaces stays, one level deep: rows this run did not measure (the
-        // baselines of a run folder no longer at hand) are not lost, nor the command that took them.
-        if let Some(mut previous) = manifest.evaluation.take() {
-            if let Some(p) = previous.as_object_mut() {
-                p.remove("previous");
-            }
+        // The record this one replaces stays, with those before it: rows this run did not
+        // measure (the baselines of a run folder no longer at hand) are not lost, nor the
+        // command that took them.
+        if let Some(previous) = manifest.evaluation.take() {
             recorded["previous"] = previous;
         }
         manifest.evaluation = Some(recorded);

@@ -273,12 +273,16 @@ fn train_all_runs_every_stage_in_order_and_exports_trained_models() {
     }
     let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(models.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["evaluation"]["garment_iou"], m["garment_iou"], "eval --record writes the numbers into the manifest");
-    // Recording again keeps the record it replaces, one level deep.
-    let out = garment_train().args(["eval", "--models", models.to_str().unwrap(), "--data", data.to_str().unwrap(), "--limit", "2", "--record"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Recording again keeps the records it replaces, each under the next one's `previous`.
+    for _ in 0..2 {
+        let out = garment_train().args(["eval", "--models", models.to_str().unwrap(), "--data", data.to_str().unwrap(), "--limit", "2", "--record"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
     let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(models.join("manifest.json")).unwrap()).unwrap();
-    assert_eq!(manifest["evaluation"]["previous"]["garment_iou"], m["garment_iou"], "{manifest}");
-    assert!(manifest["evaluation"]["previous"]["baselines"]["oracle"].is_object() && manifest["evaluation"]["previous"].get("previous").is_none());
+    let first = &manifest["evaluation"]["previous"]["previous"];
+    assert_eq!(first["garment_iou"], m["garment_iou"], "{manifest}");
+    assert!(first["baselines"]["oracle"].is_object() && first.get("previous").is_none(), "{manifest}");
+    assert!(manifest["evaluation"]["previous"]["baselines"].get("oracle").is_none(), "the second record measured no baselines: {manifest}");
     // The element still accepts the manifest with its evaluation.
     assert!(gstgarmenttransfer::models::Models::load(&models, gstgarmenttransfer::models::ExecutionProvider::Cpu, 0, 1).is_ok());
 }
