@@ -4,10 +4,9 @@
 //! in the element, where they cost the chain most of its skin IoU (`eval`'s `true_dense_pose`
 //! row). Trained on this copy, T_P and S_P see in training what the element gives them.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, bail};
-use gstgarmenttransfer::contract::POSE_PARTS;
 
 use crate::cli::EstimateArgs;
 use crate::data::files::{Image8, write_png};
@@ -57,8 +56,7 @@ pub fn run(args: &EstimateArgs) -> anyhow::Result<()> {
         // original does.
         let Some(person) = dataset.load_or_skip(i) else { continue };
         let pose = estimated_pose(&front, &person);
-        debug_assert!(pose.iter().all(|&p| (p as usize) < POSE_PARTS));
-        let path: PathBuf = dir.join(format!("{}.png", person.name));
+        let path = dir.join(format!("{}.png", person.name));
         write_png(&path, &Image8 { width: person.width, height: person.height, channels: 1, data: pose }, None)?;
         written += 1;
     }
