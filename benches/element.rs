@@ -12,7 +12,8 @@
 //! timings, which do not depend on the weight values, are those of the architecture. On the CPU
 //! the run also times the same weights in float32 where the folder's 8-bit form ran (`int8/`),
 //! and with the warp's correlations in their two older forms, stacked shifts and sliced shifts
-//! (float32 folders).
+//! (float32 folders). On CUDA the models are captured in CUDA graphs where ONNX Runtime can,
+//! and the run also times the chain without them.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -105,10 +106,23 @@ fn older_copy(dir: &Path, out: &Path, form: CorrelationForm) -> PathBuf {
     out.to_path_buf()
 }
 
+/// How the bare chain runs: where, on how many threads, how many frames in flight, and on CUDA
+/// whether the models are captured in CUDA graphs.
+#[derive(Clone, Copy)]
+struct Setup {
+    provider: ExecutionProvider,
+    threads: usize,
+    in_flight: u32,
+    cuda_graph: bool,
+}
+
 /// Seconds per frame of the bare chain over `frames` (the first two warm up, one after the
-/// other), and its stats.
-fn bare_chain(dir: &Path, provider: ExecutionProvider, threads: usize, in_flight: u32, reference_path: &Path, frames: &[Vec<u8>], w: u32, h: u32) -> (f64, Stats) {
-    let mut models = Models::load(dir, provider, 0, threads).unwrap();
+/// other), its stats, and the models that run on CUDA without a CUDA graph (and why).
+fn bare_chain(dir: &Path, setup: Setup, reference_path: &Path, frames: &[Vec<u8>], w: u32, h: u32) -> (f64, Stats, Vec<String>) {
+    let Setup { provider, threads, in_flight, cuda_graph } = setup;
+    let files = gstgarmenttransfer::models::ModelFiles::read(dir).unwrap();
+    let mut models = Models::open_with(&files, &MODELS, provider, 0, threads, cuda_graph).unwrap();
+    let without_graph = models.provider.without_cuda_graph.clone();
     let reference = Arc::new(Reference::prepare(reference_path, &mut models).unwrap());
     models.take_runs();
     let mut chain = Chain::new(models);
@@ -123,7 +137,7 @@ fn bare_chain(dir: &Path, provider: ExecutionProvider, threads: usize, in_flight
         for f in timed {
             chain.process(&mut owned(f).view().unwrap(), &reference, None, OutputMode::Composite).unwrap();
         }
-        return (start.elapsed().as_secs_f64() / timed.len() as f64, chain.stats());
+        return (start.elapsed().as_secs_f64() / timed.len() as f64, chain.stats(), without_graph);
     }
     // Two frames in flight: the halves on their own threads (the time includes filling the
     // pipeline once).
@@ -140,7 +154,7 @@ fn bare_chain(dir: &Path, provider: ExecutionProvider, threads: usize, in_flight
     while let Some(done) = p.oldest() {
         stats = done.stats;
     }
-    (start.elapsed().as_secs_f64() / timed.len() as f64, stats)
+    (start.elapsed().as_secs_f64() / timed.len() as f64, stats, without_graph)
 }
 
 /// Seconds per frame of the element in `appsrc ! garmenttransfer ! appsink`, and its latency.
@@ -231,9 +245,15 @@ fn main() {
         a.frames
     );
     let mut runs = Vec::new();
+    let setup = Setup { provider, threads, in_flight: a.in_flight, cuda_graph: true };
+    let mut refused_graph = Vec::new();
     for &(w, h) in &a.sizes {
         let frames = frames(w, h, a.frames + 2);
-        let (bare, stats) = bare_chain(&models_dir, provider, threads, a.in_flight, &reference_path, &frames, w, h);
+        let (bare, stats, without_graph) = bare_chain(&models_dir, setup, &reference_path, &frames, w, h);
+        for why in &without_graph {
+            println!("  without a CUDA graph: {why}");
+        }
+        refused_graph = without_graph;
         let (elem, latency) = element(&models_dir, ep, a.in_flight, &reference_path, &frames, w, h);
         let per_frame = |v: f64| v / stats.frames.max(1) as f64;
         // Nodes a frame runs: each model's nodes times its runs per frame.
@@ -273,8 +293,15 @@ fn main() {
             "chain_ms": bare * 1e3, "chain_fps": 1.0 / bare, "element_ms": elem * 1e3, "element_fps": 1.0 / elem,
             "element_over_chain": elem / bare, "latency_ms": latency.nseconds() as f64 / 1e6,
         });
+        if a.cuda {
+            // The same models without CUDA graphs, in the same process: what capturing them gives.
+            let (plain, plain_stats, _) = bare_chain(&models_dir, Setup { cuda_graph: false, ..setup }, &reference_path, &frames, w, h);
+            println!("  without CUDA graphs: chain {:.2} ms/frame ({:.1} fps); with/without: {:.3}", plain * 1e3, 1.0 / plain, bare / plain);
+            let stages: serde_json::Map<_, _> = Stage::ALL.into_iter().map(|s| (s.name().to_string(), json!(plain_stats.mean_ms(s)))).collect();
+            run["without_cuda_graphs"] = json!({"chain_ms": plain * 1e3, "chain_fps": 1.0 / plain, "chain_ratio": bare / plain, "stages_ms": stages});
+        }
         for (name, dir) in &older {
-            let (old, old_stats) = bare_chain(dir, provider, threads, a.in_flight, &reference_path, &frames, w, h);
+            let (old, old_stats, _) = bare_chain(dir, setup, &reference_path, &frames, w, h);
             let warp = Stage::Warp;
             let what = if *name == "float32" { "float32 (same weights)".to_string() } else { format!("float32, {name} correlations (same weights)") };
             println!(
@@ -293,7 +320,7 @@ fn main() {
             "models": models_dir.display().to_string(), "preset": manifest.preset, "model_width": manifest.width, "model_height": manifest.height,
             "untrained": manifest.untrained, "precision": precision, "provider": ep, "cores": cores, "threads_per_session": threads, "frames_in_flight": a.in_flight,
             "frames": a.frames, "graph_nodes": graph_nodes.iter().map(|(n, c)| (n.to_string(), json!(c))).collect::<serde_json::Map<_, _>>(),
-            "runs": runs,
+            "cuda_graph_refused": refused_graph, "runs": runs,
         });
         std::fs::write(path, serde_json::to_string_pretty(&out).unwrap()).unwrap();
         println!("wrote {}", path.display());

@@ -2,7 +2,8 @@
 # The element's speed on a CUDA machine: the paper and lite presets (untrained weights: the
 # timings are the architecture's), 640x480 and 1920x1080, on CUDA, with the lite preset at
 # 640x480 also on the machine's CPU; each case run by the benchmark binary of this build and,
-# when given, by that of an earlier build, back to back on the same card.
+# when given, by that of an earlier build, back to back on the same card. On CUDA each run also
+# times the chain without CUDA graphs (the "no-graph" column).
 #
 #   cargo bench --bench element --no-run     # prints the binary: target/release/deps/element-*
 #   scripts/gpu-bench.sh OUT BENCH [BENCH_BEFORE]
@@ -34,10 +35,14 @@ python3 - "$out" <<'TABLE'
 import json, pathlib, sys
 out = pathlib.Path(sys.argv[1])
 print("card:", (out / "card.txt").read_text().strip())
-print(f"{'case':38} {'chain fps':>9} {'element fps':>11} {'latency ms':>10}  stages ms")
+print(f"{'case':38} {'chain fps':>9} {'element fps':>11} {'latency ms':>10} {'no-graph fps':>12}  stages ms")
 for f in sorted(out.glob("*.json")):
     d = json.loads(f.read_text())
+    for why in d.get("cuda_graph_refused", []):
+        print(f"{f.stem}: without a CUDA graph: {why}")
     for r in d["runs"]:
         stages = " ".join(f"{k} {v['ms']:.2f}" for k, v in r["stages"].items())
-        print(f"{f.stem:38} {r['chain_fps']:9.1f} {r['element_fps']:11.1f} {r['latency_ms']:10.1f}  {stages}")
+        plain = r.get("without_cuda_graphs", {}).get("chain_fps")
+        plain = f"{plain:12.1f}" if plain else f"{'-':>12}"
+        print(f"{f.stem:38} {r['chain_fps']:9.1f} {r['element_fps']:11.1f} {r['latency_ms']:10.1f} {plain}  {stages}")
 TABLE

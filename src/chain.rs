@@ -23,7 +23,7 @@ use crate::models::{ModelError, Models, Runs};
 use crate::person::{self, Look};
 use crate::reference::Reference;
 use crate::runtime::Feed;
-use ort::value::DynValue;
+use ort::value::Tensor;
 
 /// A frame whose person covers less than this share of the model input has nobody in it.
 pub const MIN_PERSON_SHARE: f32 = 0.01;
@@ -282,7 +282,7 @@ pub struct Dressed {
     new_probabilities: Array4<f32>,
     pose: Array4<f32>,
     /// `pose` as the sessions hold it: S_P and S_W both read it, it is handed over once.
-    pose_held: DynValue,
+    pose_held: Tensor<f32>,
     smooth: bool,
     restarted: bool,
 }
@@ -329,7 +329,7 @@ pub fn regrowth_inputs(input: &Array4<f32>, parsing: &[u8], new_parsing: &[u8], 
 }
 
 /// `inputs` of model `spec` as session feeds, input `name` the value `held` the sessions hold.
-fn fed<'a>(spec: &ModelSpec, inputs: &'a [Input], name: &str, held: &'a DynValue) -> Vec<Feed<'a>> {
+fn fed<'a>(spec: &ModelSpec, inputs: &'a [Input], name: &str, held: &'a Tensor<f32>) -> Vec<Feed<'a>> {
     spec.inputs.iter().zip(inputs).map(|(p, a)| if p.name == name { Feed::Held(held) } else { Feed::Host(a.view()) }).collect()
 }
 

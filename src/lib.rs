@@ -7,10 +7,12 @@
 //! (`garmenttransfer/`) is thin; everything else is plain Rust that tests, benchmarks and the
 //! training crate's evaluation drive without a pipeline:
 //! - `contract`, `manifest`: what the models and the exporter agree on;
-//! - `runtime`, `models`: ONNX Runtime, execution providers, the checked models folder;
+//! - `runtime`, `binding`, `models`: ONNX Runtime, execution providers, sessions bound to
+//!   their tensors, the checked models folder;
 //! - `inputs`: the networks' inputs, built one way for the element and for training;
 //! - `person`, `reference`, `chain`, `composite`, `frame`, `maps`: the per-frame data flow.
 
+pub mod binding;
 pub mod chain;
 pub mod composite;
 pub mod contract;

@@ -5,11 +5,12 @@ use std::path::{Path, PathBuf};
 
 use ndarray::{Array4, ArrayView4};
 use ort::session::Session;
-use ort::value::DynValue;
+use ort::value::Tensor;
 
 use crate::contract::{MODELS, ModelSpec, REFERENCE_INPUTS, UNREAD_OUTPUTS};
 use crate::manifest::{Manifest, ManifestError};
 
+use crate::binding::Bound;
 use crate::runtime::{Feed, RuntimeError, hold, run, session_builder, with_log};
 
 /// Where the models run.
@@ -48,33 +49,25 @@ pub enum ModelError {
 pub struct ProviderChoice {
     pub name: &'static str,
     pub fallback: Option<String>,
+    /// On CUDA, the models that run without a CUDA graph, and why ONNX Runtime could not
+    /// capture one.
+    pub without_cuda_graph: Vec<String>,
 }
 
 pub struct Models {
     pub dir: PathBuf,
     pub manifest: Manifest,
     pub provider: ProviderChoice,
-    /// The sessions opened, by contract name (a reference's front end opens only two).
-    sessions: Vec<(&'static str, Session)>,
+    /// The sessions opened, bound to their tensors, by contract name (a reference's front end
+    /// opens only two).
+    sessions: Vec<(&'static str, Bound)>,
     /// The CUDA device the sessions run on; none: the CPU.
     cuda: Option<i32>,
-    /// The reference's inputs as ONNX Runtime holds them (`REFERENCE_INPUTS`).
-    held: Held,
     /// What the runs since the last `take_runs` cost.
     runs: Runs,
     /// Every input fed since `record_inputs(true)`, by model: what the chain really hands each
     /// model (`garment-train quantize` calibrates 8-bit ranges on it).
     recorded: Option<Vec<(&'static str, Vec<Array4<f32>>)>>,
-}
-
-/// The inputs of one reference that the sessions were handed once and are fed again on every
-/// frame: on CUDA they stay on the device, so a frame uploads only what is its own.
-#[derive(Default)]
-struct Held {
-    /// `Reference::id` of the reference they hold.
-    reference: Option<u64>,
-    /// (model, input index, value).
-    values: Vec<(&'static str, usize, DynValue)>,
 }
 
 /// Session runs and their cost: time inside ONNX Runtime and the bytes handed in and taken out
@@ -179,19 +172,26 @@ impl Models {
     /// be created or run on it (out of memory) - is an error under `cuda` and a fallback to the
     /// CPU, with the reason, under `auto`.
     pub fn open(files: &ModelFiles, specs: &[ModelSpec], provider: ExecutionProvider, device_id: i32, threads: usize) -> Result<Models, ModelError> {
+        Models::open_with(files, specs, provider, device_id, threads, true)
+    }
+
+    /// `open`; `cuda_graph`: on CUDA, capture each model in a CUDA graph where ONNX Runtime can
+    /// (`ProviderChoice::without_cuda_graph` names those it cannot).
+    pub fn open_with(files: &ModelFiles, specs: &[ModelSpec], provider: ExecutionProvider, device_id: i32, threads: usize, cuda_graph: bool) -> Result<Models, ModelError> {
+        let on_cuda = || Models::open_on(files, specs, Some(device_id), threads, cuda_graph);
         with_log(|| match provider {
-            ExecutionProvider::Cpu => Models::open_on(files, specs, None, threads),
+            ExecutionProvider::Cpu => Models::open_on(files, specs, None, threads, false),
             ExecutionProvider::Cuda => {
-                Models::open_on(files, specs, Some(device_id), threads).map_err(|e| match e {
+                on_cuda().map_err(|e| match e {
                     e @ ModelError::Cuda { .. } => e,
                     other => ModelError::Cuda { device: device_id, why: other.to_string() },
                 })
             }
-            ExecutionProvider::Auto => match Models::open_on(files, specs, Some(device_id), threads) {
+            ExecutionProvider::Auto => match on_cuda() {
                 Ok(models) => Ok(models),
                 Err(on_cuda) => {
                     // When the CPU fails too, the fault is the model's: report the CPU's error.
-                    let mut models = Models::open_on(files, specs, None, threads)?;
+                    let mut models = Models::open_on(files, specs, None, threads, false)?;
                     models.provider.fallback = Some(on_cuda.to_string());
                     Ok(models)
                 }
@@ -199,39 +199,34 @@ impl Models {
         })
     }
 
-    fn open_on(files: &ModelFiles, specs: &[ModelSpec], cuda: Option<i32>, threads: usize) -> Result<Models, ModelError> {
+    fn open_on(files: &ModelFiles, specs: &[ModelSpec], cuda: Option<i32>, threads: usize, cuda_graph: bool) -> Result<Models, ModelError> {
         let files = files.for_device(cuda);
         let mut sessions = Vec::with_capacity(specs.len());
+        let mut without_cuda_graph = Vec::new();
         for spec in specs {
             let (_, bytes) = files.bytes.iter().find(|(s, _)| s.name == spec.name).ok_or_else(|| ModelError::Run {
                 model: spec.name.into(),
                 why: "not a model of the contract".into(),
             })?;
-            let file = files.dir.join(spec.file);
-            // The element runs one frame at a time: the exporter's dynamic batch axis ("N") is fixed
-            // at one, so every shape in the graph is static (what CUDA graphs need).
-            let mut b = session_builder(threads, spec.file)?
-                .with_dimension_override("N", 1)
-                .map_err(|e| ModelError::Contract { file: files.dir.join(spec.file), why: e.to_string() })?;
-            if let Some(device) = cuda {
-                let ep = cuda_provider(device).build().error_on_failure();
-                b = b.with_execution_providers([ep]).map_err(|e| ModelError::Cuda { device, why: e.to_string() })?;
-            }
-            let mut session = b
-                .commit_from_memory(bytes)
-                .map_err(|e| ModelError::Contract { file: file.clone(), why: format!("ONNX Runtime cannot load it: {e}") })?;
-            check_session(&session, spec, &files.manifest, &file)?;
-            probe(&mut session, spec, &files.manifest, &file)?;
-            sessions.push((spec.name, session));
+            let bound = match cuda {
+                // A CUDA graph where ONNX Runtime can capture one (every node on CUDA, no
+                // allocation while capturing); the same session without one otherwise.
+                Some(_) if cuda_graph => open_session(files, spec, bytes, cuda, threads, true).or_else(|with_graph| {
+                    let session = open_session(files, spec, bytes, cuda, threads, false)?;
+                    without_cuda_graph.push(format!("{}: {with_graph}", spec.file));
+                    Ok::<_, ModelError>(session)
+                })?,
+                _ => open_session(files, spec, bytes, cuda, threads, false)?,
+            };
+            sessions.push((spec.name, bound));
         }
         let name = if cuda.is_some() { "CUDA" } else { "CPU" };
         Ok(Models {
             dir: files.dir.clone(),
             manifest: files.manifest.clone(),
-            provider: ProviderChoice { name, fallback: None },
+            provider: ProviderChoice { name, fallback: None, without_cuda_graph },
             sessions,
             cuda,
-            held: Held::default(),
             runs: Runs::default(),
             recorded: None,
         })
@@ -247,7 +242,6 @@ impl Models {
             provider: self.provider.clone(),
             sessions,
             cuda: self.cuda,
-            held: Held::default(),
             runs: Runs::default(),
             recorded: None,
         };
@@ -273,8 +267,8 @@ impl Models {
 
     /// `run` on a frame dressed in the reference whose `Reference::id` is `reference`, on feeds
     /// some of which the sessions may hold already (`hold`): the inputs `REFERENCE_INPUTS`
-    /// names are handed to ONNX Runtime at the reference's first frame and held for the next
-    /// ones (those of `inputs` are then not read). The outputs `UNREAD_OUTPUTS` names are not
+    /// names are written to the session's bound tensors at the reference's first frame and kept
+    /// there for the next ones (those of `inputs` are then not read). The outputs `UNREAD_OUTPUTS` names are not
     /// fetched: the rest come back, in the contract's order.
     pub fn run_with_reference(&mut self, spec: &ModelSpec, inputs: &[Feed], reference: u64) -> Result<Vec<Array4<f32>>, ModelError> {
         self.run_fed(spec, inputs, Some(reference))
@@ -282,56 +276,45 @@ impl Models {
 
     /// `a` as a value the sessions hold (on CUDA: on the device), to feed to several runs while
     /// handing it over once.
-    pub fn hold(&mut self, a: ArrayView4<f32>) -> Result<DynValue, ModelError> {
+    pub fn hold(&mut self, a: ArrayView4<f32>) -> Result<Tensor<f32>, ModelError> {
         let value = hold(a, self.cuda).map_err(|why| ModelError::Run { model: "hold".into(), why })?;
         self.runs.bytes_in += (a.len() * std::mem::size_of::<f32>()) as u64;
         Ok(value)
     }
 
     fn run_fed(&mut self, spec: &ModelSpec, inputs: &[Feed], reference: Option<u64>) -> Result<Vec<Array4<f32>>, ModelError> {
-        let (h, w) = self.resolution();
         let fail = |why: String| ModelError::Run { model: spec.file.into(), why };
-        let bytes = |n: usize| (n * std::mem::size_of::<f32>()) as u64;
         let start = std::time::Instant::now();
-        if let Some(id) = reference {
-            if self.held.reference != Some(id) {
-                self.held = Held { reference: Some(id), values: Vec::new() };
-            }
-            for (i, (port, input)) in spec.inputs.iter().zip(inputs).enumerate() {
-                let of_reference = REFERENCE_INPUTS.contains(&(spec.name, port.name));
-                if let (true, Feed::Host(a)) = (of_reference, input)
-                    && !self.held.values.iter().any(|(m, j, _)| *m == spec.name && *j == i)
-                {
-                    self.held.values.push((spec.name, i, hold(*a, self.cuda).map_err(fail)?));
-                    self.runs.bytes_in += bytes(a.len());
-                }
-            }
+        if inputs.len() != spec.inputs.len() {
+            return Err(fail(format!("{} inputs fed, the model takes {}", inputs.len(), spec.inputs.len())));
         }
-        let feeds: Vec<Feed> = inputs
-            .iter()
-            .enumerate()
-            .map(|(i, input)| match self.held.values.iter().find(|(m, j, _)| reference.is_some() && *m == spec.name && *j == i) {
-                Some((_, _, v)) => Feed::Held(v),
-                None => match input {
-                    Feed::Host(a) => {
-                        self.runs.bytes_in += bytes(a.len());
-                        Feed::Host(a.view())
-                    }
-                    Feed::Held(v) => Feed::Held(v),
-                },
-            })
-            .collect();
         if let Some(recorded) = &mut self.recorded {
-            recorded.push((spec.name, feeds.iter().map(owned).collect::<Result<_, _>>().map_err(fail)?));
+            recorded.push((spec.name, inputs.iter().map(owned).collect::<Result<_, _>>().map_err(fail)?));
         }
-        let session = &mut self.sessions.iter_mut().find(|(n, _)| *n == spec.name).ok_or_else(|| fail("not opened".into()))?.1;
+        let bound = &mut self.sessions.iter_mut().find(|(n, _)| *n == spec.name).ok_or_else(|| fail("not opened".into()))?.1;
+        // A reference's inputs are written at its first frame and kept for the next ones.
+        for (i, (port, input)) in spec.inputs.iter().zip(inputs).enumerate() {
+            let of_reference = reference.filter(|_| REFERENCE_INPUTS.contains(&(spec.name, port.name)));
+            if of_reference.is_some_and(|id| bound.holds(i, id)) {
+                continue;
+            }
+            self.runs.bytes_in += bound.write(i, input, of_reference).map_err(fail)?;
+        }
+        bound.run().map_err(fail)?;
         let unread: Vec<&str> =
             if reference.is_some() { UNREAD_OUTPUTS.iter().filter(|(m, _)| *m == spec.name).map(|(_, p)| *p).collect() } else { vec![] };
-        let outputs = run(session, spec, &feeds, h, w, &unread).map_err(fail)?;
+        let outputs = spec
+            .outputs
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !unread.contains(&p.name))
+            .map(|(i, _)| bound.output(i))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(fail)?;
         let end = std::time::Instant::now();
         self.runs.count += 1;
         self.runs.ort += end - start;
-        self.runs.bytes_out += outputs.iter().map(|a| bytes(a.len())).sum::<u64>();
+        self.runs.bytes_out += outputs.iter().map(|a| (a.len() * std::mem::size_of::<f32>()) as u64).sum::<u64>();
         self.runs.last_end = Some(end);
         Ok(outputs)
     }
@@ -377,6 +360,39 @@ fn cuda_provider(device: i32) -> ort::ep::CUDA {
         .with_conv_max_workspace(true)
         .with_arena_extend_strategy(ArenaExtendStrategy::SameAsRequested)
         .with_tf32(true)
+}
+
+/// Open the session of model `spec` (`bytes` of `files`) on `cuda` (none: the CPU), check it
+/// against the contract, bind its tensors and run it once on zeros (`probe`). `cuda_graph`:
+/// ask ONNX Runtime to capture it in a CUDA graph.
+fn open_session(files: &ModelFiles, spec: &ModelSpec, bytes: &[u8], cuda: Option<i32>, threads: usize, cuda_graph: bool) -> Result<Bound, ModelError> {
+    let file = files.dir.join(spec.file);
+    // The element runs one frame at a time: the exporter's dynamic batch axis ("N") is fixed at
+    // one, so every shape in the graph is static (what CUDA graphs need).
+    let mut b = session_builder(threads, spec.file)?
+        .with_dimension_override("N", 1)
+        .map_err(|e| ModelError::Contract { file: file.clone(), why: e.to_string() })?;
+    if let Some(device) = cuda {
+        let ep = cuda_provider(device).with_cuda_graph(cuda_graph).build().error_on_failure();
+        b = b.with_execution_providers([ep]).map_err(|e| ModelError::Cuda { device, why: e.to_string() })?;
+    }
+    let mut session =
+        b.commit_from_memory(bytes).map_err(|e| ModelError::Contract { file: file.clone(), why: format!("ONNX Runtime cannot load it: {e}") })?;
+    check_session(&session, spec, &files.manifest, &file)?;
+    probe(&mut session, spec, &files.manifest, &file)?;
+    let (h, w) = (files.manifest.height, files.manifest.width);
+    let mut bound = Bound::new(session, spec, h, w, cuda, cuda_graph)
+        .map_err(|why| ModelError::Contract { file: file.clone(), why: format!("binding its tensors: {why}") })?;
+    // Through the binding as every frame will run it: with a CUDA graph, the first bound run
+    // captures the graph and the second replays it, so a model that cannot be captured or
+    // replayed fails here, at start, not on the first frame.
+    let zeros: Vec<Array4<f32>> = spec.inputs.iter().map(|p| Array4::zeros((1, p.channels, h, w))).collect();
+    for _ in 0..if cuda_graph { 2 } else { 1 } {
+        let probed = zeros.iter().enumerate().try_for_each(|(i, a)| bound.write(i, &Feed::Host(a.view()), None).map(drop)).and_then(|()| bound.run());
+        let outputs = probed.and_then(|()| (0..spec.outputs.len()).try_for_each(|i| bound.output(i).map(drop)));
+        outputs.map_err(|why| ModelError::Contract { file: file.clone(), why: format!("run once on a frame of zeros through its bound tensors: {why}") })?;
+    }
+    Ok(bound)
 }
 
 /// Run the model once on zeros and check what really comes out: a model may declare the

@@ -16,7 +16,7 @@ use ndarray::{Array4, ArrayView4, Ix4};
 use ort::session::Session;
 use ort::memory::AllocationDevice;
 use ort::session::{OutputSelector, RunOptions, SessionInputValue};
-use ort::value::{DynValue, Tensor, TensorRef};
+use ort::value::{Tensor, TensorRef};
 use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
 
 #[derive(Debug, thiserror::Error, Clone)]
@@ -158,7 +158,7 @@ pub fn cpu_session(bytes: &[u8], what: &str, threads: usize) -> Result<Session, 
 #[derive(Clone, Copy)]
 pub enum Feed<'a> {
     Host(ArrayView4<'a, f32>),
-    Held(&'a DynValue),
+    Held(&'a Tensor<f32>),
 }
 
 /// Run `session` as model `spec`: `inputs` fed by the contract's names, in its order; the
@@ -204,13 +204,13 @@ pub fn run(session: &mut Session, spec: &ModelSpec, inputs: &[Feed], h: usize, w
 /// device `cuda`, to that device, where it stays for every run it is fed to. Where the device
 /// copy cannot be made the host copy is returned, which ONNX Runtime uploads on each run (what
 /// an array fed from the host costs anyway).
-pub fn hold(a: ArrayView4<f32>, cuda: Option<i32>) -> Result<DynValue, String> {
+pub fn hold(a: ArrayView4<f32>, cuda: Option<i32>) -> Result<Tensor<f32>, String> {
     let host = Tensor::from_array(a.to_owned()).map_err(|e| e.to_string())?;
     Ok(match cuda {
         Some(device) => match with_log(|| host.to(AllocationDevice::CUDA, device)) {
-            Ok(on_device) => on_device.into_dyn(),
-            Err(_) => host.into_dyn(),
+            Ok(on_device) => on_device,
+            Err(_) => host,
         },
-        None => host.into_dyn(),
+        None => host,
     })
 }

@@ -117,9 +117,10 @@ fn a_frame_with_nobody_passes_through_unchanged_and_is_counted() {
 
 
 /// The reference's tensors (B's garment, its mask, B's pose) are the same for every frame: the
-/// sessions are handed them at the first frame of a reference and hold them (on CUDA, on the
-/// device), so later frames hand over only their own tensors; a new reference is handed over
-/// again. Held or handed over, the models compute the same.
+/// sessions are handed them at the first frame of a reference and hold them in their bound
+/// tensors (on CUDA, on the device), so later frames hand over only their own tensors; a new
+/// reference is handed over again. Held or handed over, bound or not, the models compute the
+/// same.
 #[test]
 fn the_reference_is_handed_to_the_sessions_once_per_reference() {
     use gstgarmenttransfer::chain::warp_inputs;
@@ -176,6 +177,23 @@ fn the_reference_is_handed_to_the_sessions_once_per_reference() {
     let held = chain.back.models.run_with_reference(&WARP, &feeds, first.id).unwrap();
     assert_eq!(host.len(), 3);
     assert_eq!(host[1..], held[..]);
+    // While the reference stays, its inputs are not read again: what the session's bound
+    // tensors hold is what runs (here, against zeros fed in their place).
+    let zeros: Vec<ndarray::Array4<f32>> = views.iter().map(|v| ndarray::Array4::zeros(v.raw_dim())).collect();
+    let feeds: Vec<Feed> = WARP
+        .inputs
+        .iter()
+        .zip(views.iter().zip(&zeros))
+        .map(|(p, (v, z))| Feed::Host(if REFERENCE_INPUTS.contains(&(WARP.name, p.name)) { z.view() } else { *v }))
+        .collect();
+    assert_eq!(chain.back.models.run_with_reference(&WARP, &feeds, first.id).unwrap(), held);
+    // The bound session computes what a plain run of the same file computes.
+    let bytes = std::fs::read(dir.join(WARP.file)).unwrap();
+    let mut plain = gstgarmenttransfer::runtime::cpu_session(&bytes, WARP.file, 1).unwrap();
+    let feeds: Vec<Feed> = views.iter().map(|v| Feed::Host(*v)).collect();
+    let unbound = gstgarmenttransfer::runtime::run(&mut plain, &WARP, &feeds, H, W, &[]).unwrap();
+    let largest = unbound.iter().zip(&host).map(|(a, b)| (a - b).abs().fold(0f32, |m, d| m.max(*d))).fold(0f32, f32::max);
+    assert!(largest < 1e-5, "bound and plain runs differ by {largest}");
 }
 
 /// The element's sessions (as many threads as the process may use cores) share the process's

@@ -470,17 +470,22 @@ fn cuda_failures_fall_back_under_auto() {
     let tmp = tempfile::tempdir().unwrap();
     let m = models(&tmp.path().join("m"), ParserVerdict::AllGarment);
     let r = person_png(tmp.path(), "reference.png", 1);
-    let pipeline = launch(&format!(
-        "videotestsrc num-buffers=2 ! video/x-raw,width=128,height=96 ! videoconvert ! garmenttransfer name=gt models={} reference={} execution-provider=auto device-id=7 ! fakesink",
-        m.display(),
-        r.display()
-    ));
-    let gt = pipeline.by_name("gt").unwrap();
-    let ended = run(&pipeline, TIMEOUT);
-    assert!(ended.eos, "{:?}", ended.errors);
-    assert!(ended.warnings.iter().any(|w| w.contains("CUDA is not available") && w.contains("device 7")), "{:?}", ended.warnings);
-    let stats = gt.property::<gst::Structure>("stats");
-    assert_eq!(stats.get::<String>("execution-provider").unwrap(), "CPU");
+    // With CUDA graphs (the default) and without: the same fallback.
+    for (graphs, want) in [("", true), ("cuda-graph=false", false)] {
+        let pipeline = launch(&format!(
+            "videotestsrc num-buffers=2 ! video/x-raw,width=128,height=96 ! videoconvert ! garmenttransfer name=gt models={} reference={} execution-provider=auto device-id=7 {graphs} ! fakesink",
+            m.display(),
+            r.display()
+        ));
+        let gt = pipeline.by_name("gt").unwrap();
+        assert_eq!(gt.property::<bool>("cuda-graph"), want);
+        let ended = run(&pipeline, TIMEOUT);
+        assert!(ended.eos, "{graphs}: {:?}", ended.errors);
+        assert!(ended.warnings.iter().any(|w| w.contains("CUDA is not available") && w.contains("device 7")), "{graphs}: {:?}", ended.warnings);
+        assert!(!ended.warnings.iter().any(|w| w.contains("without a CUDA graph")), "{graphs}: {:?}", ended.warnings);
+        let stats = gt.property::<gst::Structure>("stats");
+        assert_eq!(stats.get::<String>("execution-provider").unwrap(), "CPU");
+    }
 }
 
 /// Reference swaps while PLAYING: a storm of them, a FIFO, an empty value, a retry.

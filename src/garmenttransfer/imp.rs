@@ -82,6 +82,7 @@ struct Settings {
     models: PathBuf,
     execution_provider: ExecutionProvider,
     device_id: i32,
+    cuda_graph: bool,
     output: Output,
     background: Option<PathBuf>,
     max_failures: u32,
@@ -98,6 +99,7 @@ impl Default for Settings {
             models: default_models(),
             execution_provider: ExecutionProvider::Auto,
             device_id: 0,
+            cuda_graph: true,
             output: Output::Composite,
             background: None,
             max_failures: DEFAULT_MAX_FAILURES,
@@ -115,6 +117,7 @@ struct ModelsKey {
     dir: PathBuf,
     provider: ExecutionProvider,
     device_id: i32,
+    cuda_graph: bool,
     threads: usize,
     int8: bool,
     /// Name, size, modification time and inode of every entry of the folder and its int8/.
@@ -141,7 +144,7 @@ impl ModelsKey {
         int8.sort();
         files.extend(int8);
         let (provider, device_id) = (settings.execution_provider, settings.device_id);
-        ModelsKey { dir: settings.models.clone(), provider, device_id, threads, int8: settings.int8, files }
+        ModelsKey { dir: settings.models.clone(), provider, device_id, cuda_graph: settings.cuda_graph, threads, int8: settings.int8, files }
     }
 }
 
@@ -322,11 +325,11 @@ impl GarmentTransfer {
         let error = |e: models::ModelError| gst::error_msg!(gst::LibraryError::Settings, ("{}", e));
         let files = if settings.int8 { ModelFiles::read(&settings.models) } else { ModelFiles::read_own(&settings.models) }.map_err(error)?;
         let provider = provider_of(settings.execution_provider);
-        let models = Models::open(&files, &MODELS, provider, settings.device_id, threads).map_err(error)?;
+        let models = Models::open_with(&files, &MODELS, provider, settings.device_id, threads, settings.cuda_graph).map_err(error)?;
         // The front end runs where the models ended up (no second CUDA attempt), on one thread:
         // it shares the machine with the stream.
         let front_provider = if models.provider.name == "CUDA" { provider } else { models::ExecutionProvider::Cpu };
-        let front_end = Models::open(&files, &[PARSER, DENSEPOSE], front_provider, settings.device_id, 1).map_err(error)?;
+        let front_end = Models::open_with(&files, &[PARSER, DENSEPOSE], front_provider, settings.device_id, 1, settings.cuda_graph).map_err(error)?;
         Ok(Loaded { key, models, front_end: Arc::new(Mutex::new(front_end)) })
     }
 
@@ -377,6 +380,12 @@ impl ObjectImpl for GarmentTransfer {
                     .minimum(0)
                     .maximum(255)
                     .default_value(0)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecBoolean::builder("cuda-graph")
+                    .nick("CUDA graphs")
+                    .blurb("On CUDA, capture each model in a CUDA graph at start and replay it on every frame (one launch instead of one per node); a model ONNX Runtime cannot capture runs without one, with a warning saying why")
+                    .default_value(true)
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecEnum::builder_with_default("output", Output::Composite)
@@ -459,6 +468,7 @@ impl ObjectImpl for GarmentTransfer {
             "models" => lock(&self.settings).models = path(value).unwrap_or_else(default_models),
             "execution-provider" => lock(&self.settings).execution_provider = value.get().unwrap_or_default(),
             "device-id" => lock(&self.settings).device_id = value.get().unwrap_or(0),
+            "cuda-graph" => lock(&self.settings).cuda_graph = value.get().unwrap_or(true),
             "output" => lock(&self.settings).output = value.get().unwrap_or_default(),
             "background" => lock(&self.settings).background = path(value),
             "max-consecutive-failures" => lock(&self.settings).max_failures = value.get::<u32>().unwrap_or(DEFAULT_MAX_FAILURES).max(1),
@@ -481,6 +491,7 @@ impl ObjectImpl for GarmentTransfer {
             "models" => s.models.to_string_lossy().into_owned().to_value(),
             "execution-provider" => s.execution_provider.to_value(),
             "device-id" => s.device_id.to_value(),
+            "cuda-graph" => s.cuda_graph.to_value(),
             "output" => s.output.to_value(),
             "background" => show(&s.background).to_value(),
             "max-consecutive-failures" => s.max_failures.to_value(),
@@ -577,6 +588,9 @@ impl BaseTransformImpl for GarmentTransfer {
         if let Some(why) = &models.provider.fallback {
             gst::debug!(CAT, imp = self, "CUDA did not start: {why}");
             gst::element_imp_warning!(self, gst::LibraryError::Init, ("CUDA is not available, running on the CPU: {}", why));
+        }
+        for why in &models.provider.without_cuda_graph {
+            gst::element_imp_warning!(self, gst::LibraryError::Init, ("Running on CUDA without a CUDA graph: {}", why));
         }
         let Loaded { key, models, front_end } = loaded;
         let keep = |models: Models| *lock(&self.loaded) = Some(Loaded { key: key.clone(), models, front_end: front_end.clone() });
