@@ -233,6 +233,10 @@ pub struct TrainArgs {
     /// the stage's, 0.6 for T_P and dense pose, 0 for the others).
     #[arg(long)]
     pub coarse_first: Option<f32>,
+    /// Parser and dense pose: weight of a soft Dice term (mean over the parts) beside the
+    /// cross-entropy; 0: cross-entropy alone.
+    #[arg(long, default_value_t = 0.0)]
+    pub dice: f32,
     /// Adam's beta1, the decay of its running mean of gradients (default 0.5, PF-AFN's).
     #[arg(long, default_value_t = config::BETA1)]
     pub beta1: f32,

@@ -39,8 +39,33 @@ pub struct Metrics {
     /// (both images blacked out elsewhere).
     pub garment_l1: f64,
     pub garment_ssim: f64,
+    /// Where the composite's squared error lies, by the true transfer's regions: shares of
+    /// `composite_mse` (they sum to 1) in the upper garment, the upper skin (arms), the rest of
+    /// the person and the background. What limits PSNR, region by region.
+    pub error_share: ErrorShare,
     /// Frames the element passed through (it found nobody).
     pub passed_through: usize,
+}
+
+/// Shares of the squared error by region (`Metrics::error_share`).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct ErrorShare {
+    pub garment: f64,
+    pub skin: f64,
+    pub rest_of_person: f64,
+    pub background: f64,
+}
+
+impl ErrorShare {
+    /// The region of a true parsing group: 0 garment, 1 skin, 2 rest of the person, 3 background.
+    fn region(group: u8) -> usize {
+        match group {
+            g if g == ParsingGroup::UpperGarment.id() => 0,
+            g if g == ParsingGroup::UpperSkin.id() => 1,
+            g if g == ParsingGroup::Background.id() => 3,
+            _ => 2,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +145,8 @@ pub struct FrameScores {
     pub person_ssim: f64,
     pub garment_l1: f64,
     pub garment_ssim: f64,
+    /// `composite_mse` split by `ErrorShare::region` of the true transfer (the four sum to it).
+    pub region_mse: [f64; 4],
 }
 
 impl FrameScores {
@@ -131,7 +158,13 @@ impl FrameScores {
         let (ours, true_garment) = (inside(pixels), inside(truth));
         let area = region.iter().filter(|&&r| r).count().max(1) as f64;
         let person: Vec<bool> = truth_groups.iter().map(|&g| g != ParsingGroup::Background.id()).collect();
+        let mut region_mse = [0.0; 4];
+        for ((p, t), &g) in pixels.chunks(3).zip(truth.chunks(3)).zip(truth_groups) {
+            region_mse[ErrorShare::region(g)] += p.iter().zip(t).map(|(&x, &y)| (x as f64 - y as f64).powi(2)).sum::<f64>();
+        }
+        region_mse.iter_mut().for_each(|e| *e /= pixels.len() as f64);
         FrameScores {
+            region_mse,
             parsing_miou: mean_iou(predicted, truth_groups, PARSING_GROUPS),
             garment_iou: iou(predicted, truth_groups, ParsingGroup::UpperGarment.id()),
             skin_iou: iou(predicted, truth_groups, ParsingGroup::UpperSkin.id()),
@@ -240,6 +273,7 @@ struct Totals {
     mse: f64,
     garment_l1: f64,
     garment_ssim: f64,
+    region_mse: [f64; 4],
 }
 
 impl Totals {
@@ -257,6 +291,7 @@ impl Totals {
         self.mse += f.composite_mse;
         self.garment_l1 += f.garment_l1;
         self.garment_ssim += f.garment_ssim;
+        self.region_mse.iter_mut().zip(f.region_mse).for_each(|(sum, v)| *sum += v);
     }
 
     fn means(&self) -> Metrics {
@@ -273,6 +308,10 @@ impl Totals {
             person_ssim: self.person_ssim / n,
             garment_l1: self.garment_l1 / n,
             garment_ssim: self.garment_ssim / n,
+            error_share: {
+                let [garment, skin, rest_of_person, background] = self.region_mse.map(|e| e / self.mse.max(1e-10));
+                ErrorShare { garment, skin, rest_of_person, background }
+            },
             passed_through: 0,
         }
     }
@@ -661,6 +700,14 @@ pub fn run(args: &crate::cli::EvalArgs) -> anyhow::Result<()> {
         println!("  transfer parsing mIoU {:.3}, garment IoU {:.3}, skin IoU {:.3}", m.parsing_miou, m.garment_iou, m.skin_iou);
         println!("  warped garment L1 {:.4}, SSIM {:.3}", m.garment_l1, m.garment_ssim);
         println!("  composite SSIM {:.3}, PSNR {:.2} dB, MSE {:.1}", m.composite_ssim, m.composite_psnr, m.composite_mse);
+        let e = &m.error_share;
+        println!(
+            "  squared error by true region: garment {:.0}%, skin {:.0}%, rest of the person {:.0}%, background {:.0}%",
+            e.garment * 100.0,
+            e.skin * 100.0,
+            e.rest_of_person * 100.0,
+            e.background * 100.0
+        );
     }
     Ok(())
 }

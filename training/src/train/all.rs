@@ -29,6 +29,10 @@ pub fn stage_config(stage: Stage, args: &TrainArgs, samples: usize) -> Result<Tr
         f if (0.0..1.0).contains(&f) => f,
         f => bail!("--coarse-first {f}: expected the share of iterations at half resolution, in [0, 1)"),
     };
+    c.dice = match args.dice {
+        d if d >= 0.0 && d.is_finite() => d,
+        d => bail!("--dice {d}: expected a weight >= 0"),
+    };
     c.beta1 = match args.beta1 {
         b if (0.0..1.0).contains(&b) => b,
         b => bail!("--beta1 {b}: expected a decay in [0, 1) (0.5 is PF-AFN's, 0.9 Adam's usual)"),

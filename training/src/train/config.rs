@@ -208,6 +208,11 @@ pub struct TrainConfig {
     /// nets); 0: all at full resolution.
     #[serde(default)]
     pub coarse_first: f32,
+    /// Weight of a soft Dice term beside the cross-entropy of the per-frame networks (parser,
+    /// dense pose): every part counts as much as every other, however few pixels it has (an
+    /// arm is a few pixels across; the torso is most of the body). 0: cross-entropy alone.
+    #[serde(default)]
+    pub dice: f32,
 }
 
 fn tv1() -> f32 {
@@ -245,6 +250,7 @@ impl TrainConfig {
             dataset: std::fs::read_to_string(data.join(crate::data::layout::SYNTH)).ok().and_then(|t| serde_json::from_str(&t).ok()),
             command: std::env::args().collect(),
             coarse_first: stage.default_coarse_first(),
+            dice: 0.0,
             data,
         }
     }

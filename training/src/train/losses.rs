@@ -14,6 +14,21 @@ pub fn cross_entropy(logits: Tensor<4>, target: Tensor<4>) -> Tensor<1> {
     (target * log_softmax(logits, 1)).sum().neg().div_scalar((b * h * w) as f32).reshape([1])
 }
 
+/// Soft Dice loss of `logits` against one-hot `target` ([B, C, H, W]): one minus the mean over
+/// the channels of 2|P∩T| / (|P| + |T|) on the softmax, summed over the batch. A part absent
+/// from the batch and not predicted scores 1 (the smoothing term), so it neither rewards nor
+/// punishes.
+pub fn soft_dice(logits: Tensor<4>, target: Tensor<4>) -> Tensor<1> {
+    let [_, c, _, _] = logits.dims();
+    let p = burn::tensor::activation::softmax(logits, 1);
+    let per_channel = |t: Tensor<4>| t.sum_dim(0).sum_dim(2).sum_dim(3).reshape([c]);
+    let overlap = per_channel(p.clone() * target.clone());
+    let size = per_channel(p) + per_channel(target);
+    let smooth = 1.0;
+    let dice = overlap.mul_scalar(2.0).add_scalar(smooth) / size.add_scalar(smooth);
+    dice.mean().neg().add_scalar(1.0).reshape([1])
+}
+
 pub fn mse(a: Tensor<4>, b: Tensor<4>) -> Tensor<1> {
     let d = a - b;
     (d.clone() * d).mean().reshape([1])
@@ -85,4 +100,41 @@ pub fn warp_losses(
     let (tv1, tv2) = flow_smoothness(&out.pyramid.offsets);
     let loss = image.clone() + mask.clone() + levels.clone() + tv1.clone().mul_scalar(tv.0) + tv2.clone().mul_scalar(tv.1);
     (loss, vec![("image", image), ("mask", mask), ("levels", levels), ("tv1", tv1), ("tv2", tv2)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::TensorData;
+
+    /// Two parts on a 1x4 image: the first covers three pixels, the second one.
+    fn target(device: &burn::tensor::Device) -> Tensor<4> {
+        Tensor::from_data(TensorData::new(vec![1.0f32, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0], [1, 2, 1, 4]), device)
+    }
+
+    fn logits(second_at: &[usize], device: &burn::tensor::Device) -> Tensor<4> {
+        let mut v = vec![20.0f32, 20.0, 20.0, 20.0, 0.0, 0.0, 0.0, 0.0];
+        for &x in second_at {
+            (v[x], v[4 + x]) = (0.0, 20.0);
+        }
+        Tensor::from_data(TensorData::new(v, [1, 2, 1, 4]), device)
+    }
+
+    #[test]
+    fn soft_dice_weighs_a_small_part_as_much_as_a_large_one() {
+        let device = crate::nn::default_device();
+        let value = |t: Tensor<1>| t.into_data().to_vec::<f32>().unwrap()[0];
+        let right = value(soft_dice(logits(&[3], &device), target(&device)));
+        assert!(right < 1e-3, "a right answer scores {right}");
+        // One pixel wrong either way: cross-entropy cannot tell the two apart (a quarter of the
+        // pixels at 20 nats), Dice weighs losing the one-pixel part more (0.31 against 0.21).
+        let missed_small = value(soft_dice(logits(&[], &device), target(&device)));
+        let missed_big = value(soft_dice(logits(&[0, 3], &device), target(&device)));
+        for wrong in [&[][..], &[0, 3][..]] {
+            let ce = value(cross_entropy(logits(wrong, &device), target(&device)));
+            assert!((ce - 5.0).abs() < 0.1, "cross-entropy with part 2 at {wrong:?}: {ce}");
+        }
+        assert!(missed_small > 0.3, "missing the small part scores {missed_small}");
+        assert!(missed_small > 1.4 * missed_big, "small {missed_small}, one pixel of the big part {missed_big}");
+    }
 }

@@ -1,5 +1,6 @@
 //! Stage 0: the per-frame networks, the parser (M_A) and dense pose (P_A), each learning the
-//! dataset's labels of person A's image by cross-entropy.
+//! dataset's labels of person A's image by cross-entropy (and, with `--dice`, a soft Dice term
+//! that weighs every part alike).
 
 use burn::tensor::Device;
 
@@ -8,7 +9,7 @@ use crate::nn::Preset;
 use crate::nn::frame_net::FrameNet;
 use crate::nn::graph::Eager;
 use crate::train::TrainError;
-use crate::train::losses::cross_entropy;
+use crate::train::losses::{cross_entropy, soft_dice};
 
 /// The human parser: image to the seven parsing groups.
 pub struct Parser;
@@ -18,7 +19,14 @@ pub struct Densepose;
 fn frame_net_loss(net: &FrameNet, step: &Step<'_>, target: Pick) -> Losses {
     let mut g = Eager::new(step.device);
     let logits = net.forward(&mut g, &step.field(|t| &t.image));
-    Losses::single("cross_entropy", cross_entropy(logits, step.field(target)))
+    let target = step.field(target);
+    let dice = step.config.dice;
+    if dice == 0.0 {
+        return Losses::single("cross_entropy", cross_entropy(logits, target));
+    }
+    let ce = cross_entropy(logits.clone(), target.clone());
+    let d = soft_dice(logits, target);
+    Losses { total: ce.clone() + d.clone().mul_scalar(dice), terms: vec![("cross_entropy", ce), ("dice", d)], notes: Vec::new() }
 }
 
 impl StageTrainer for Parser {
