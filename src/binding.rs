@@ -86,6 +86,8 @@ impl Bound {
     pub fn write(&mut self, i: usize, feed: &Feed, reference: Option<u64>) -> Result<u64, String> {
         let e = |e: ort::Error| e.to_string();
         let target = self.inputs.get_mut(i).ok_or_else(|| format!("no input {i}"))?;
+        // A write that fails half way holds no reference's data.
+        self.holds[i] = None;
         let from_host = |a: ArrayView4<f32>, into: &mut Tensor<f32>| -> Result<u64, String> {
             let (shape, data) = into.try_extract_tensor_mut().map_err(e)?;
             if shape.iter().map(|&d| d as usize).ne(a.shape().iter().copied()) {
