@@ -30,8 +30,6 @@ pub struct Bound {
     /// The reference whose data each input holds (`write(.., Some(id))`): not written again
     /// while the reference stays.
     holds: Vec<Option<u64>>,
-    /// Whether ONNX Runtime was asked to capture the model in a CUDA graph.
-    pub cuda_graph: bool,
 }
 
 fn shape(channels: usize, h: usize, w: usize) -> [usize; 4] {
@@ -41,7 +39,7 @@ fn shape(channels: usize, h: usize, w: usize) -> [usize; 4] {
 impl Bound {
     /// Bind every input and output of `session` (model `spec`, batch 1 at `h` x `w`) to tensors
     /// on CUDA device `cuda` (none: the CPU).
-    pub fn new(session: Session, spec: &ModelSpec, h: usize, w: usize, cuda: Option<i32>, cuda_graph: bool) -> Result<Bound, String> {
+    pub fn new(session: Session, spec: &ModelSpec, h: usize, w: usize, cuda: Option<i32>) -> Result<Bound, String> {
         let e = |e: ort::Error| e.to_string();
         let host = Allocator::default();
         let on_device = match cuda {
@@ -68,12 +66,7 @@ impl Bound {
             binding.bind_output(p.name, t).map_err(|err| format!("bind output '{}': {err}", p.name))?;
         }
         let holds = vec![None; inputs.len()];
-        Ok(Bound { session, binding, inputs, outputs, staging, holds, cuda_graph })
-    }
-
-    /// The session itself (its metadata).
-    pub fn session(&self) -> &Session {
-        &self.session
+        Ok(Bound { session, binding, inputs, outputs, staging, holds })
     }
 
     /// Whether input `i` holds reference `id`'s data already.

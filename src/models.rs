@@ -381,7 +381,7 @@ fn open_session(files: &ModelFiles, spec: &ModelSpec, bytes: &[u8], cuda: Option
     check_session(&session, spec, &files.manifest, &file)?;
     probe(&mut session, spec, &files.manifest, &file)?;
     let (h, w) = (files.manifest.height, files.manifest.width);
-    let mut bound = Bound::new(session, spec, h, w, cuda, cuda_graph)
+    let mut bound = Bound::new(session, spec, h, w, cuda)
         .map_err(|why| ModelError::Contract { file: file.clone(), why: format!("binding its tensors: {why}") })?;
     // Through the binding as every frame will run it: with a CUDA graph, the first bound run
     // captures the graph and the second replays it, so a model that cannot be captured or
