@@ -402,7 +402,7 @@ fn probe(session: &mut Session, spec: &ModelSpec, manifest: &Manifest, file: &Pa
     let (h, w) = (manifest.height, manifest.width);
     let zeros: Vec<Array4<f32>> = spec.inputs.iter().map(|p| Array4::zeros((1, p.channels, h, w))).collect();
     let feeds: Vec<Feed> = zeros.iter().map(|a| Feed::Host(a.view())).collect();
-    run(session, spec, &feeds, h, w, &[])
+    run(session, spec, &feeds, h, w)
         .map(|_| ())
         .map_err(|why| ModelError::Contract { file: file.to_path_buf(), why: format!("run once on a frame of zeros: {why}") })
 }

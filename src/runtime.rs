@@ -15,7 +15,7 @@ use ort::environment::{Environment, GlobalThreadPoolOptions};
 use ndarray::{Array4, ArrayView4, Ix4};
 use ort::session::Session;
 use ort::memory::AllocationDevice;
-use ort::session::{OutputSelector, RunOptions, SessionInputValue};
+use ort::session::SessionInputValue;
 use ort::value::{Tensor, TensorRef};
 use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
 
@@ -162,11 +162,10 @@ pub enum Feed<'a> {
 }
 
 /// Run `session` as model `spec`: `inputs` fed by the contract's names, in its order; the
-/// outputs taken by name, in its order, less those named in `unread` (not fetched: not copied
-/// to the host), each checked to be `[N, C, H, W]` as the
-/// contract says at `h` x `w` (N: the first host input's batch), so that a model whose real
-/// outputs differ from what it declares is an error here, never an index out of bounds later.
-pub fn run(session: &mut Session, spec: &ModelSpec, inputs: &[Feed], h: usize, w: usize, unread: &[&str]) -> Result<Vec<Array4<f32>>, String> {
+/// outputs taken by name, in its order, each checked to be `[N, C, H, W]` as the contract says
+/// at `h` x `w` (N: the first host input's batch), so that a model whose real outputs differ
+/// from what it declares is an error here, never an index out of bounds later.
+pub fn run(session: &mut Session, spec: &ModelSpec, inputs: &[Feed], h: usize, w: usize) -> Result<Vec<Array4<f32>>, String> {
     let batch = inputs.iter().find_map(|f| if let Feed::Host(a) = f { Some(a.shape()[0]) } else { None }).unwrap_or(1);
     let mut feeds: Vec<(&str, SessionInputValue)> = Vec::with_capacity(inputs.len());
     for (port, input) in spec.inputs.iter().zip(inputs) {
@@ -176,18 +175,8 @@ pub fn run(session: &mut Session, spec: &ModelSpec, inputs: &[Feed], h: usize, w
         };
         feeds.push((port.name, value));
     }
-    let fetched: Vec<_> = spec.outputs.iter().filter(|p| !unread.contains(&p.name)).collect();
-    // Run options only where an output is left out: most runs fetch all and need none.
-    let options = match unread.is_empty() {
-        true => None,
-        false => Some(RunOptions::new().map_err(|e| e.to_string())?.with_outputs(fetched.iter().fold(OutputSelector::no_default(), |s, p| s.with(p.name)))),
-    };
-    let outputs = with_log(|| match &options {
-        None => session.run(feeds),
-        Some(options) => session.run_with_options(feeds, options),
-    })
-    .map_err(|e| e.to_string())?;
-    fetched
+    let outputs = with_log(|| session.run(feeds)).map_err(|e| e.to_string())?;
+    spec.outputs
         .iter()
         .map(|p| {
             let v = outputs.get(p.name).ok_or_else(|| format!("no output '{}'", p.name))?;

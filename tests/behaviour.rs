@@ -191,7 +191,7 @@ fn the_reference_is_handed_to_the_sessions_once_per_reference() {
     let bytes = std::fs::read(dir.join(WARP.file)).unwrap();
     let mut plain = gstgarmenttransfer::runtime::cpu_session(&bytes, WARP.file, 1).unwrap();
     let feeds: Vec<Feed> = views.iter().map(|v| Feed::Host(*v)).collect();
-    let unbound = gstgarmenttransfer::runtime::run(&mut plain, &WARP, &feeds, H, W, &[]).unwrap();
+    let unbound = gstgarmenttransfer::runtime::run(&mut plain, &WARP, &feeds, H, W).unwrap();
     let largest = unbound.iter().zip(&host).map(|(a, b)| (a - b).abs().fold(0f32, |m, d| m.max(*d))).fold(0f32, f32::max);
     assert!(largest < 1e-5, "bound and plain runs differ by {largest}");
 }

@@ -125,7 +125,7 @@ fn medians(mut sessions: Vec<Session>, spec: ModelSpec, h: usize, w: usize, runs
     for i in 0..runs + 1 {
         for (session, times) in sessions.iter_mut().zip(&mut times) {
             let start = Instant::now();
-            run(session, &spec, &views, h, w, &[]).map_err(|why| anyhow::anyhow!("{}: {why}", spec.file))?;
+            run(session, &spec, &views, h, w).map_err(|why| anyhow::anyhow!("{}: {why}", spec.file))?;
             // The first run pays for allocations: not counted.
             if i > 0 {
                 times.push(start.elapsed().as_secs_f64() * 1e3);

@@ -37,7 +37,7 @@ pub fn run_model(bytes: &[u8], spec: ModelSpec, inputs: &[Array4<f32>]) -> Resul
     let mut session = cpu_session(bytes, spec.name, 1)?;
     let [h, w] = inputs.first().map_or([0, 0], |a| [a.shape()[2], a.shape()[3]]);
     let views: Vec<Feed> = inputs.iter().map(|a| Feed::Host(a.view())).collect();
-    run(&mut session, &spec, &views, h, w, &[]).map_err(|why| CheckError::Run { model: spec.name.to_string(), why })
+    run(&mut session, &spec, &views, h, w).map_err(|why| CheckError::Run { model: spec.name.to_string(), why })
 }
 
 /// Largest absolute difference between two arrays of the same shape (infinite when the shapes
