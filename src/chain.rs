@@ -287,21 +287,12 @@ pub struct Dressed {
     restarted: bool,
 }
 
-/// What the composite takes of S_W's outputs: the warped mask and the sampling grid ("flow").
-/// The warped garment itself is not used (nor fetched: `UNREAD_OUTPUTS`): the composite samples
-/// the reference photo at full resolution through the flow.
-struct Warped {
-    mask: Array4<f32>,
-    flow: Array4<f32>,
-}
-
-impl Warped {
-    /// From the outputs of `run_with_reference(&WARP, ..)`, in the contract's order, the unread
-    /// garment left out (`run` checked them).
-    fn of(outputs: Vec<Array4<f32>>) -> Warped {
-        let [mask, flow]: [Array4<f32>; 2] = outputs.try_into().expect("run returns the warp's mask and flow");
-        Warped { mask, flow }
-    }
+/// What the composite takes of S_W's outputs, from those of `run_with_reference(&WARP, ..)`:
+/// the sampling grid ("flow"), the one output fetched (`UNREAD_OUTPUTS`; `run` checked it). The
+/// composite samples the reference photo at full resolution through it.
+fn flow_of(outputs: Vec<Array4<f32>>) -> Array4<f32> {
+    let [flow]: [Array4<f32>; 1] = outputs.try_into().expect("run returns the warp's flow alone");
+    flow
 }
 
 /// A network input: built for this frame, or borrowed from the reference or the frame's maps.
@@ -543,19 +534,17 @@ impl Back {
         let mut t = Instant::now();
         let (parsing, new_parsing) = (&d.parsing, &d.new_parsing);
         let inputs = warp_inputs(reference, new_parsing, &d.pose, h, w);
-        let mut warped = if self.affine_paste {
-            let (mask, flow) = affine_paste(&reference.garment_mask, &inputs[3].to_owned());
-            Warped { mask, flow }
+        let mut flow = if self.affine_paste {
+            affine_paste(&reference.garment_mask, &inputs[3].to_owned())
         } else {
-            Warped::of(self.models.run_with_reference(&WARP, &fed(&WARP, &inputs, "target_pose", &d.pose_held), reference.id)?)
+            flow_of(self.models.run_with_reference(&WARP, &fed(&WARP, &inputs, "target_pose", &d.pose_held), reference.id)?)
         };
         if d.restarted {
             self.history.reset();
         }
         if d.smooth {
             self.history.begin(d.fit, &d.input);
-            self.history.blend(Map::WarpedMask, &mut warped.mask);
-            self.history.blend(Map::Flow, &mut warped.flow);
+            self.history.blend(Map::Flow, &mut flow);
             self.history.finish();
         }
         t = self.stats.record(Stage::Warp, t, self.models.take_runs());
@@ -576,8 +565,7 @@ impl Back {
             old_parsing: Parsing::new(&d.parsing_probabilities, parsing),
             new_parsing: Parsing::new(&d.new_probabilities, new_parsing),
             model_input: &d.input,
-            warped_mask: &warped.mask,
-            flow: &warped.flow,
+            flow: &flow,
             regrown: regrown.as_ref(),
         };
         let layers = if mode == OutputMode::WarpedGarment { Layers { garment: true, skin: false, fill: false } } else { ALL_LAYERS };

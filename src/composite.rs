@@ -1,5 +1,7 @@
-//! Compositing at the frame's own resolution (DESIGN.md section 4, step 6): the new garment
-//! sampled from the full-resolution reference through the upsampled flow, upper-body skin (A's
+//! Compositing at the frame's own resolution (DESIGN.md section 4, step 6): the new garment,
+//! wherever S_P puts it, sampled through the upsampled flow from the full-resolution reference
+//! with everything but its garment painted over (`Reference::garment_photo`, so the flow
+//! cannot bring B's arm or background along; S_W's warped mask is not needed), upper-body skin (A's
 //! own where A had skin, regrown elsewhere), a fill where the old garment is uncovered, and
 //! the frame everywhere else. A frame pixel whose four model pixels agree on the old and new
 //! parsing groups takes their layers whole; on an edge, the groups' probabilities interpolated
@@ -22,7 +24,6 @@ pub struct Transfer<'a> {
     pub new_parsing: Parsing<'a>,
     /// The frame as the model saw it `[1, 3, H, W]` in [-1, 1].
     pub model_input: &'a Array4<f32>,
-    pub warped_mask: &'a Array4<f32>,
     pub flow: &'a Array4<f32>,
     /// R's output `[1, 3, H, W]`, when some new skin lies outside the old skin.
     pub regrown: Option<&'a Array4<f32>>,
@@ -52,7 +53,6 @@ pub fn composite(frame: &mut FrameMut, fit: &Letterbox, t: &Transfer, reference:
     let n = w * h;
     let (garment, skin) = (ParsingGroup::UpperGarment.id(), ParsingGroup::UpperSkin.id());
     let (old, new) = (t.old_parsing.labels(), t.new_parsing.labels());
-    let warped = standard(t.warped_mask);
     let input = standard(t.model_input);
 
     // Fill colour at model resolution: inpainted from what is neither old nor new person.
@@ -87,7 +87,6 @@ pub fn composite(frame: &mut FrameMut, fit: &Letterbox, t: &Transfer, reference:
             // How much of each layer the pixel takes: the old and new garment and skin, hard
             // where the model pixels around agree, their interpolated probabilities on an edge
             // (which feathers it over about one model pixel, where it is least certain).
-            let warp = at(warped).clamp(0.0, 1.0);
             let [old_garment, old_skin, new_garment, new_skin] = match settled {
                 Some((was, is)) => [was == garment, was == skin, is == garment, is == skin].map(|b| b as u8 as f32),
                 None => {
@@ -95,9 +94,8 @@ pub fn composite(frame: &mut FrameMut, fit: &Letterbox, t: &Transfer, reference:
                     [p(&t.old_parsing, garment), p(&t.old_parsing, skin), p(&t.new_parsing, garment), p(&t.new_parsing, skin)]
                 }
             };
-            // The new garment where S_P puts it and the warp brings garment pixels; what the old
-            // garment leaves uncovered; new skin where A had none, regrown (A's own stays).
-            let new_garment = new_garment * warp;
+            // The new garment where S_P puts it; what the old garment leaves uncovered; new
+            // skin where A had none, regrown (A's own stays).
             let uncovered = (old_garment - new_garment - new_skin).clamp(0.0, 1.0);
             let regrown_share = new_skin * (1.0 - old_skin);
             if uncovered + regrown_share + new_garment <= 0.0 {
@@ -130,7 +128,7 @@ pub fn composite(frame: &mut FrameMut, fit: &Letterbox, t: &Transfer, reference:
                     // The flow is a grid over B's model input: follow it to B's full-resolution photo.
                     let (gx, gy) = (at(flow_x), at(flow_y));
                     let (bx, by) = reference.fit.to_source((gx + 1.0) * 0.5 * w as f32, (gy + 1.0) * 0.5 * h as f32);
-                    let colour = reference.image.sample(bx, by);
+                    let colour = reference.garment_photo.sample(bx, by);
                     for c in 0..3 {
                         px[c] += (colour[c] - px[c]) * a;
                     }

@@ -202,9 +202,10 @@ pub const REFERENCE_INPUTS: [(&str, &str); 4] =
 
 /// The outputs (model, port) the element never reads: a frame does not fetch them (no copy to
 /// the host; ONNX Runtime still computes them: it prunes a graph when the session is made, not
-/// per run). The composite samples the full-resolution reference garment through the flow, so
-/// S_W's model-resolution `warped_garment` goes unused (training and evaluation read it).
-pub const UNREAD_OUTPUTS: [(&str, &str); 1] = [("warp", "warped_garment")];
+/// per run). The composite samples the full-resolution reference garment through the flow
+/// where S_P puts the garment, so S_W's model-resolution `warped_garment` and `warped_mask` go
+/// unused (training reads them).
+pub const UNREAD_OUTPUTS: [(&str, &str); 2] = [("warp", "warped_garment"), ("warp", "warped_mask")];
 
 /// The five models in the order a frame runs them.
 pub const MODELS: [ModelSpec; 5] = [PARSER, DENSEPOSE, TRANSFER_PARSING, WARP, REGROWTH];

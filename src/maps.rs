@@ -38,29 +38,24 @@ fn bbox(mask: &Array4<f32>) -> Option<(f32, f32, f32, f32)> {
     (x1 > x0).then_some((x0 as f32, y0 as f32, x1 as f32, y1 as f32))
 }
 
-/// The affine-paste baseline of evaluation: the warp's outputs (warped mask `[1, 1, H, W]` and
-/// sampling grid `[1, 2, H, W]`, normalised, align_corners=false) for B's garment scaled and
-/// moved so that its bounding box fills the target region's, with no flow.
-pub fn affine_paste(source: &Array4<f32>, target: &Array4<f32>) -> (Array4<f32>, Array4<f32>) {
+/// The affine-paste baseline of evaluation: the warp's sampling grid (`[1, 2, H, W]`,
+/// normalised, align_corners=false) for B's garment scaled and moved so that its bounding box
+/// (in the `[1, 1, H, W]` mask `source`) fills that of the target region `target`, with no flow.
+pub fn affine_paste(source: &Array4<f32>, target: &Array4<f32>) -> Array4<f32> {
     let (_, _, h, w) = source.dim();
-    let (s, t) = (bbox(source), bbox(target));
-    let (sb, tb) = (s.unwrap_or((0.0, 0.0, w as f32, h as f32)), t.unwrap_or((0.0, 0.0, w as f32, h as f32)));
+    let whole = (0.0, 0.0, w as f32, h as f32);
+    let (sb, tb) = (bbox(source).unwrap_or(whole), bbox(target).unwrap_or(whole));
     let map = |p: f32, t0: f32, t1: f32, s0: f32, s1: f32| s0 + (p - t0) * (s1 - s0) / (t1 - t0).max(1.0);
     let mut grid = Array4::zeros((1, 2, h, w));
-    let mut mask = Array4::zeros((1, 1, h, w));
     for y in 0..h {
         for x in 0..w {
             let sx = map(x as f32 + 0.5, tb.0, tb.2, sb.0, sb.2);
             let sy = map(y as f32 + 0.5, tb.1, tb.3, sb.1, sb.3);
             grid[[0, 0, y, x]] = sx / w as f32 * 2.0 - 1.0;
             grid[[0, 1, y, x]] = sy / h as f32 * 2.0 - 1.0;
-            let (u, v) = (sx.floor(), sy.floor());
-            if s.is_some() && u >= 0.0 && v >= 0.0 && u < w as f32 && v < h as f32 {
-                mask[[0, 0, y, x]] = source[[0, 0, v as usize, u as usize]];
-            }
         }
     }
-    (mask, grid)
+    grid
 }
 
 /// Where a bilinear lookup at the continuous model coordinate `m` (pixel centres at +0.5)
@@ -206,17 +201,20 @@ mod tests {
         let (h, w) = (20, 10);
         let source = Array4::from_shape_fn((1, 1, h, w), |(_, _, y, x)| if (2..6).contains(&x) && (4..8).contains(&y) { 1.0 } else { 0.0 });
         let target = Array4::from_shape_fn((1, 1, h, w), |(_, _, y, x)| if (4..8).contains(&x) && (10..18).contains(&y) { 1.0 } else { 0.0 });
-        let (mask, grid) = affine_paste(&source, &target);
-        // The target box is covered by the pasted garment, nothing else is.
+        let grid = affine_paste(&source, &target);
+        let at = |x: usize, y: usize| ((grid[[0, 0, y, x]] + 1.0) / 2.0 * w as f32, (grid[[0, 1, y, x]] + 1.0) / 2.0 * h as f32);
+        // Every pixel of the target box samples the source box; the pixels around it do not.
         for y in 0..h {
             for x in 0..w {
-                assert_eq!(mask[[0, 0, y, x]], target[[0, 0, y, x]], "pixel ({x}, {y})");
+                let (sx, sy) = at(x, y);
+                let inside = (2.0..6.0).contains(&sx) && (4.0..8.0).contains(&sy);
+                assert_eq!(inside, target[[0, 0, y, x]] > 0.5, "pixel ({x}, {y}) samples ({sx}, {sy})");
             }
         }
-        // The target's top-left pixel centre samples the source's top-left corner region.
-        let sx = (grid[[0, 0, 10, 4]] + 1.0) / 2.0 * w as f32;
-        let sy = (grid[[0, 1, 10, 4]] + 1.0) / 2.0 * h as f32;
-        assert!((sx - 2.5).abs() < 1e-4 && (sy - 4.25).abs() < 1e-4, "({sx}, {sy})");
+        // The target's corner pixel centres sample the source's corner regions.
+        let ((x0, y0), (x1, y1)) = (at(4, 10), at(7, 17));
+        assert!((x0 - 2.5).abs() < 1e-4 && (y0 - 4.25).abs() < 1e-4, "({x0}, {y0})");
+        assert!((x1 - 5.5).abs() < 1e-4 && (y1 - 7.75).abs() < 1e-4, "({x1}, {y1})");
     }
 
     #[test]

@@ -6,11 +6,13 @@ use std::path::{Path, PathBuf};
 
 use image::ImageDecoder;
 use ndarray::Array4;
+use rayon::prelude::*;
 
 use crate::contract::{POSE_PARTS, ParsingGroup};
 use crate::files::{FileError, Links, READ_TIMEOUT, read_regular};
 use crate::frame::{Letterbox, RgbImage};
-use crate::inputs::{batch, mask, one_hot};
+use crate::inputs::{batch, byte, mask, one_hot};
+use crate::maps::{Tap, bilinear, push_pull};
 use crate::models::{ModelError, Models};
 use crate::person::{self, Look};
 
@@ -49,8 +51,9 @@ pub struct Reference {
     /// (`Models::run_with_reference`).
     pub id: u64,
     pub path: PathBuf,
-    /// Full resolution RGB.
-    pub image: RgbImage,
+    /// The photo at full resolution with everything but the garment painted over in the
+    /// garment's own colours (`garment_photo`): what the composite samples through the flow.
+    pub garment_photo: RgbImage,
     pub fit: Letterbox,
     /// M_B, parsing groups at model resolution.
     pub parsing: Vec<u8>,
@@ -164,12 +167,76 @@ impl Reference {
         Ok(Reference {
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             path: path.to_path_buf(),
+            garment_photo: garment_photo(image, &fit, &input, &garment_mask),
             garment: &input * &garment_mask,
             garment_mask,
             pose: batch(one_hot(pose_ids, POSE_PARTS, h, w)),
             parsing,
             fit,
-            image,
         })
+    }
+}
+
+/// B's photo with every pixel that is not garment painted over in the garment's own colours,
+/// push-pulled from its pixels at model resolution. The composite samples this through S_W's
+/// flow, so a flow that lands on B's arm in front of the garment, on the background past its
+/// edge, or on an edge pixel that is half background still reads garment, never B's skin or
+/// scene. The photo stays where the garment is sure (the model-resolution mask, read
+/// bilinearly, is 1) and gives way to the fill towards its edge (0.5 and below).
+fn garment_photo(mut image: RgbImage, fit: &Letterbox, input: &Array4<f32>, garment_mask: &Array4<f32>) -> RgbImage {
+    let (h, w) = (fit.height, fit.width);
+    let n = h * w;
+    let known = garment_mask.as_slice().expect("built in standard layout");
+    let input = input.as_standard_layout();
+    let input = input.as_slice().expect("standard layout");
+    let mut fill: [Vec<f32>; 3] = std::array::from_fn(|c| input[c * n..(c + 1) * n].iter().map(|&v| byte(v)).collect());
+    push_pull(&mut fill, known, w, h);
+    let iw = image.width;
+    // The letterbox maps x and y apart: a column's taps serve every row.
+    let columns: Vec<Tap> = (0..iw).map(|x| Tap::new(fit.to_model(x as f32 + 0.5, 0.0).0, w)).collect();
+    image.data.par_chunks_mut(iw * 3).enumerate().for_each(|(y, row)| {
+        let ty = Tap::new(fit.to_model(0.0, y as f32 + 0.5).1, h);
+        for (px, &tx) in row.chunks_exact_mut(3).zip(&columns) {
+            let sure = (bilinear(known, w, tx, ty) * 2.0 - 1.0).clamp(0.0, 1.0);
+            if sure < 1.0 {
+                for (c, v) in px.iter_mut().enumerate() {
+                    *v = (*v as f32 * sure + bilinear(&fill[c], w, tx, ty) * (1.0 - sure)).round().clamp(0.0, 255.0) as u8;
+                }
+            }
+        }
+    });
+    image
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_garment_photo_shows_garment_where_b_s_arm_crosses_it_and_past_its_edge() {
+        // 128x128 photo, 32x32 model: a red garment (model pixels 8..24 square) with a blue arm
+        // across it (model rows 14..18), which the parsing calls skin, on a grey background.
+        let (size, m) = (128, 32);
+        let fit = Letterbox::new(size, size, m, m);
+        let red = [200, 30, 30];
+        let mut image = RgbImage { width: size, height: size, data: vec![128; size * size * 3] };
+        for y in 32..96 {
+            for x in 32..96 {
+                let colour = if (56..72).contains(&y) { [20, 20, 220] } else { red };
+                image.data[(y * size + x) * 3..][..3].copy_from_slice(&colour);
+            }
+        }
+        let garment_mask =
+            Array4::from_shape_fn((1, 1, m, m), |(_, _, y, x)| ((8..24).contains(&x) && (8..24).contains(&y) && !(14..18).contains(&y)) as u8 as f32);
+        let input = fit.model_input(&image);
+        let photo = garment_photo(image, &fit, &input, &garment_mask);
+        let px = |img: &RgbImage, x: usize, y: usize| -> [u8; 3] { img.data[(y * size + x) * 3..][..3].try_into().unwrap() };
+        let near = |p: [u8; 3], q: [u8; 3], tol: i32| p.iter().zip(q).all(|(&a, b)| (a as i32 - b as i32).abs() <= tol);
+        // Inside the garment, away from its edges: the photo itself.
+        assert_eq!(px(&photo, 48, 40), red);
+        // On the arm, and on the background past the garment's edge: garment colour.
+        for (x, y) in [(64, 64), (40, 60), (100, 64), (64, 20)] {
+            assert!(near(px(&photo, x, y), red, 8), "pixel ({x}, {y}) is {:?}, the garment {red:?}", px(&photo, x, y));
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Holding still (DESIGN.md section 4, frame step 8): the networks see each frame afresh, so
 //! their parsings and flows jitter a little from frame to frame even where the person did not
 //! move, and a video shows that at once. Each frame's parser and transfer-parsing
-//! probabilities and the warp's flow and mask are blended with the previous frame's, per model
+//! probabilities and the warp's flow are blended with the previous frame's, per model
 //! pixel, gated by motion: where the picture did not change, up to `MAX_KEEP` of the previous
 //! value is kept; where it changed by `MOTION_SCALE` or more, none is, so moving parts follow at
 //! once (no lag). The previous frame's maps are resampled into this frame's crop first (the crop
@@ -24,13 +24,11 @@ pub enum Map {
     Parsing,
     /// S_P probabilities.
     TransferParsing,
-    /// The warp's mask.
-    WarpedMask,
     /// The warp's flow (a grid over the reference: the same coordinates in every frame).
     Flow,
 }
 
-const MAPS: usize = 4;
+const MAPS: usize = 3;
 
 struct Previous {
     fit: Letterbox,
@@ -172,7 +170,7 @@ mod tests {
         let input = Array4::from_shape_vec((1, 3, 1, 4), vec![0.0; 12]).unwrap();
         t.begin(fit, &input);
         let mut first = Array4::from_elem((1, 1, 1, 4), 1.0);
-        t.blend(Map::WarpedMask, &mut first);
+        t.blend(Map::Flow, &mut first);
         t.finish();
         // Pixel 3 changed a lot, the others not at all.
         let mut moved = input.clone();
@@ -181,7 +179,7 @@ mod tests {
         }
         t.begin(fit, &moved);
         let mut second = Array4::from_elem((1, 1, 1, 4), 0.0);
-        t.blend(Map::WarpedMask, &mut second);
+        t.blend(Map::Flow, &mut second);
         assert!((second[[0, 0, 0, 0]] - MAX_KEEP).abs() < 1e-6);
         assert_eq!(second[[0, 0, 0, 3]], 0.0);
     }
