@@ -290,6 +290,16 @@ pub struct EvalArgs {
     /// Record the numbers in the models folder's manifest.json ("evaluation").
     #[arg(long)]
     pub record: bool,
+    /// Also draw the first pairs into this PNG: person A, reference B, the output, the truth
+    /// and their difference, one pair a row.
+    #[arg(long)]
+    pub sheet: Option<std::path::PathBuf>,
+    /// Pairs drawn into --sheet.
+    #[arg(long, default_value_t = 8)]
+    pub sheet_rows: usize,
+    /// Height in pixels of a picture in --sheet.
+    #[arg(long, default_value_t = 256)]
+    pub sheet_cell: u32,
 }
 
 /// Arguments of `estimate`.

@@ -14,18 +14,11 @@ pub const COLUMNS: [&str; 6] = ["image", "cloth", "parsing", "densepose", "refer
 /// Draw up to `rows` people of `dataset` into a PNG at `out`, each cell `cell_height` pixels
 /// high. Returns the number of rows drawn.
 pub fn contact_sheet(dataset: &Dataset, rows: usize, cell_height: u32, out: &Path) -> Result<usize, DataError> {
-    const GAP: u32 = 4;
     let picked: Vec<usize> = (0..dataset.len()).take(rows).collect();
     let first = dataset.load(picked[0])?;
-    let cell_h = cell_height;
-    let cell_w = ((first.width as f32 * cell_h as f32 / first.height as f32).round() as u32).max(1);
-    let (sheet_w, sheet_h) = (
-        COLUMNS.len() as u32 * (cell_w + GAP) + GAP,
-        picked.len() as u32 * (cell_h + GAP) + GAP,
-    );
-    let mut sheet = Image8 { width: sheet_w, height: sheet_h, channels: 3, data: vec![255; (sheet_w * sheet_h * 3) as usize] };
-    let mut drawn = 0;
-    for (row, &i) in picked.iter().enumerate() {
+    let mut lines = Vec::new();
+    for &i in &picked {
+        // The loader skips a sample of another size than the dataset's.
         let Some(s) = dataset.load_or_skip(i) else { continue };
         let colour = |ids: &[u8], palette: &dyn Fn(u8) -> [u8; 3]| ids.iter().flat_map(|&v| palette(v)).collect::<Vec<u8>>();
         let mut cells: Vec<Option<Vec<u8>>> = vec![
@@ -46,15 +39,28 @@ pub fn contact_sheet(dataset: &Dataset, rows: usize, cell_height: u32, out: &Pat
                 }
             }
         }
-        for (col, cell) in cells.into_iter().enumerate() {
-            let Some(pixels) = cell else { continue };
-            let small = resize_rgb(&pixels, s.width, s.height, cell_w, cell_h);
-            blit(&mut sheet, &rgb(cell_w, cell_h, &small), GAP + col as u32 * (cell_w + GAP), GAP + row as u32 * (cell_h + GAP));
-        }
-        drawn += 1;
+        lines.push(cells);
     }
-    write_png(out, &sheet, None)?;
-    Ok(drawn)
+    write_png(out, &grid(&lines, first.width, first.height, cell_height), None)?;
+    Ok(lines.len())
+}
+
+/// A sheet of pictures, `rows[r][c]` an RGB picture of `width` x `height` (or an empty cell),
+/// each drawn `cell_height` pixels high with a white gap around it.
+pub fn grid(rows: &[Vec<Option<Vec<u8>>>], width: u32, height: u32, cell_height: u32) -> Image8 {
+    const GAP: u32 = 4;
+    let cell_w = ((width as f32 * cell_height as f32 / height as f32).round() as u32).max(1);
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0) as u32;
+    let (sheet_w, sheet_h) = (columns * (cell_w + GAP) + GAP, rows.len() as u32 * (cell_height + GAP) + GAP);
+    let mut sheet = Image8 { width: sheet_w, height: sheet_h, channels: 3, data: vec![255; (sheet_w * sheet_h * 3) as usize] };
+    for (row, cells) in rows.iter().enumerate() {
+        for (col, cell) in cells.iter().enumerate() {
+            let Some(pixels) = cell else { continue };
+            let small = resize_rgb(pixels, width, height, cell_w, cell_height);
+            blit(&mut sheet, &rgb(cell_w, cell_height, &small), GAP + col as u32 * (cell_w + GAP), GAP + row as u32 * (cell_height + GAP));
+        }
+    }
+    sheet
 }
 
 fn blit(dst: &mut Image8, src: &Image8, x0: u32, y0: u32) {

@@ -195,6 +195,24 @@ pub enum Variant {
 
 /// Run the models in `models` on every true transfer of `data` (at most `limit`), as `variant`.
 pub fn evaluate(models: &Path, data: &Path, limit: usize, variant: Variant) -> Result<Metrics, EvalError> {
+    evaluate_with_sheet(models, data, limit, variant, 0).map(|(m, _)| m)
+}
+
+/// The columns of `eval --sheet`, left to right.
+pub const SHEET_COLUMNS: [&str; 5] = ["person A", "reference B", "output", "truth", "error"];
+
+/// The pictures of some evaluated pairs, `rows[r]` in the order of `SHEET_COLUMNS`, each
+/// `width` x `height` RGB.
+#[derive(Default)]
+pub struct Sheet {
+    pub width: u32,
+    pub height: u32,
+    pub rows: Vec<Vec<Option<Vec<u8>>>>,
+}
+
+/// `evaluate`, and the pictures of the first `sheet_rows` pairs (the error: the absolute
+/// differences of output and truth summed over the channels, in red on white).
+pub fn evaluate_with_sheet(models: &Path, data: &Path, limit: usize, variant: Variant, sheet_rows: usize) -> Result<(Metrics, Sheet), EvalError> {
     let dataset = Dataset::open(data)?;
     if dataset.transfers.is_empty() {
         return Err(EvalError::NoTruth(data.to_path_buf()));
@@ -202,7 +220,7 @@ pub fn evaluate(models: &Path, data: &Path, limit: usize, variant: Variant) -> R
     let threads = gstgarmenttransfer::runtime::pool_threads();
     let mut chain = Chain::new(Models::load_own(models, ExecutionProvider::Cpu, 0, threads)?);
     chain.back.affine_paste = variant == Variant::AffinePaste;
-    let (mut totals, mut passed_through) = (Totals::default(), 0);
+    let (mut totals, mut passed_through, mut sheet) = (Totals::default(), 0, Sheet::default());
     for t in dataset.transfers.iter().take(limit) {
         let (Some(a), Ok((truth, truth_parse))) = (dataset.load_or_skip(t.a), dataset.load_transfer(t)) else { continue };
         let Some(reference) = reference_of(&dataset, t, &mut chain.front.models) else { continue };
@@ -222,8 +240,23 @@ pub fn evaluate(models: &Path, data: &Path, limit: usize, variant: Variant) -> R
         let done = run_frame(&mut chain, &reference, &a.image, &truth.data, &truth_parse.data, a.width as usize, a.height as usize)?;
         passed_through += (done.outcome == Outcome::PassedThrough) as usize;
         totals.add(&done.scores);
+        if sheet.rows.len() < sheet_rows {
+            let error: Vec<u8> = done
+                .pixels
+                .chunks_exact(3)
+                .zip(truth.data.chunks_exact(3))
+                .flat_map(|(o, t)| {
+                    let e = o.iter().zip(t).map(|(&a, &b)| (a as i32 - b as i32).abs()).sum::<i32>();
+                    let fade = 255 - e.clamp(0, 255) as u8;
+                    [255, fade, fade]
+                })
+                .collect();
+            let b = dataset.load_or_skip(t.b).map(|b| b.image);
+            (sheet.width, sheet.height) = (a.width, a.height);
+            sheet.rows.push(vec![Some(a.image.clone()), b, Some(done.pixels), Some(truth.data.clone()), Some(error)]);
+        }
     }
-    Ok(Metrics { passed_through, ..totals.means() })
+    Ok((Metrics { passed_through, ..totals.means() }, sheet))
 }
 
 /// The reference of transfer pair `t` (person B), prepared with `models`; a picture it cannot
@@ -642,7 +675,17 @@ mod tests {
 /// numbers into the models folder's manifest.
 pub fn run(args: &crate::cli::EvalArgs) -> anyhow::Result<()> {
     let (models, data) = (&args.models, &args.data);
-    let m = evaluate(models, data, args.limit, Variant::Element)?;
+    // A sheet that cannot be written is said before the evaluation, not after it.
+    if let Some(folder) = args.sheet.as_deref().and_then(Path::parent).filter(|f| !f.as_os_str().is_empty() && !f.is_dir()) {
+        anyhow::bail!("--sheet: the folder {} does not exist", folder.display());
+    }
+    let rows = if args.sheet.is_some() { args.sheet_rows } else { 0 };
+    let (m, sheet) = evaluate_with_sheet(models, data, args.limit, Variant::Element, rows)?;
+    if let Some(out) = &args.sheet {
+        anyhow::ensure!(!sheet.rows.is_empty(), "--sheet {}: no pair of {} was evaluated", out.display(), data.display());
+        crate::data::files::write_png(out, &crate::contact_sheet::grid(&sheet.rows, sheet.width, sheet.height, args.sheet_cell), None)?;
+        eprintln!("{} ({} rows; columns: {})", out.display(), sheet.rows.len(), SHEET_COLUMNS.join(", "));
+    }
     let others = if args.baselines.is_some() || args.affine_paste {
         evaluate_baselines(models, args.baselines.as_deref(), data, args.limit).map_err(|e| anyhow::anyhow!("{e}"))?
     } else {

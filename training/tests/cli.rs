@@ -178,3 +178,38 @@ fn estimate_copies_a_dataset_with_the_dense_pose_of_a_models_folder() {
     let err = String::from_utf8_lossy(&again.stderr);
     assert!(!again.status.success() && err.contains(&out) && err.contains("not empty"), "{err}");
 }
+
+/// `eval --sheet`: the first pairs drawn as person A, reference B, output, truth and error; the
+/// output is the chain's (not A unchanged) and the error column shows where it is wrong.
+#[test]
+fn eval_sheet_draws_each_pair_beside_its_truth_and_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = |name: &str| tmp.path().join(name).to_str().unwrap().to_string();
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../models");
+    let out = garment_train(&["synth", "--out", &path("data"), "--count", "4", "--size", "96x128", "--seed", "77", "--pairs", "4"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = garment_train(&["eval", "--models", shipped, "--data", &path("data"), "--sheet", &path("sheet.png"), "--sheet-rows", "3", "--sheet-cell", "128"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("3 rows") && err.contains("person A, reference B, output, truth, error"), "{err}");
+    // A folder that is not there is said at once, naming it.
+    let out = garment_train(&["eval", "--models", shipped, "--data", &path("data"), "--sheet", &path("no/sheet.png")]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains(&path("no")) && err.contains("does not exist"), "{err}");
+    let img = image::open(tmp.path().join("sheet.png")).unwrap().into_rgb8();
+    // 5 columns of 96x128 cells and 3 rows, 4-pixel gaps.
+    assert_eq!(img.dimensions(), (5 * 100 + 4, 3 * 132 + 4));
+    let cell = |row: u32, col: u32| -> Vec<[u8; 3]> {
+        let (x0, y0) = (4 + col * 100, 4 + row * 132);
+        (0..128).flat_map(|y| (0..96).map(move |x| (x, y))).map(|(x, y)| img.get_pixel(x0 + x, y0 + y).0).collect()
+    };
+    for row in 0..3 {
+        let (a, output, truth, error) = (cell(row, 0), cell(row, 2), cell(row, 3), cell(row, 4));
+        let differ = |p: &[[u8; 3]], q: &[[u8; 3]]| p.iter().zip(q).filter(|(x, y)| x != y).count();
+        // The chain dressed A: the output is nearer the truth than A is.
+        assert!(differ(&a, &output) > 200 && differ(&output, &truth) < differ(&a, &truth), "row {row}");
+        // The error is red on white: some pixels, not all.
+        let red = error.iter().filter(|p| p[0] == 255 && p[1] < 200).count();
+        assert!(red > 20 && red < error.len() / 2, "row {row}: {red} red pixels");
+    }
+}
