@@ -43,6 +43,10 @@ pub struct Metrics {
     /// `composite_mse` (they sum to 1) in the upper garment, the upper skin (arms), the rest of
     /// the person and the background. What limits PSNR, region by region.
     pub error_share: ErrorShare,
+    /// The same squared error split by where the truth and S_P's parsing put the upper garment:
+    /// where both do (what the warp's sampling costs), where only the truth does (garment S_P
+    /// missed), where only S_P does (garment drawn where there is none), and elsewhere.
+    pub garment_split: GarmentSplit,
     /// Frames the element passed through (it found nobody).
     pub passed_through: usize,
 }
@@ -54,6 +58,15 @@ pub struct ErrorShare {
     pub skin: f64,
     pub rest_of_person: f64,
     pub background: f64,
+}
+
+/// Shares of the squared error by garment agreement (`Metrics::garment_split`).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct GarmentSplit {
+    pub agreed: f64,
+    pub missed: f64,
+    pub extra: f64,
+    pub elsewhere: f64,
 }
 
 impl ErrorShare {
@@ -147,6 +160,8 @@ pub struct FrameScores {
     pub garment_ssim: f64,
     /// `composite_mse` split by `ErrorShare::region` of the true transfer (the four sum to it).
     pub region_mse: [f64; 4],
+    /// `composite_mse` split as `GarmentSplit` (the four sum to it).
+    pub split_mse: [f64; 4],
 }
 
 impl FrameScores {
@@ -158,13 +173,22 @@ impl FrameScores {
         let (ours, true_garment) = (inside(pixels), inside(truth));
         let area = region.iter().filter(|&&r| r).count().max(1) as f64;
         let person: Vec<bool> = truth_groups.iter().map(|&g| g != ParsingGroup::Background.id()).collect();
-        let mut region_mse = [0.0; 4];
-        for ((p, t), &g) in pixels.chunks(3).zip(truth.chunks(3)).zip(truth_groups) {
-            region_mse[ErrorShare::region(g)] += p.iter().zip(t).map(|(&x, &y)| (x as f64 - y as f64).powi(2)).sum::<f64>();
+        let (mut region_mse, mut split_mse) = ([0.0; 4], [0.0; 4]);
+        let garment = ParsingGroup::UpperGarment.id();
+        for (((p, t), &g), &q) in pixels.chunks(3).zip(truth.chunks(3)).zip(truth_groups).zip(predicted) {
+            let e = p.iter().zip(t).map(|(&x, &y)| (x as f64 - y as f64).powi(2)).sum::<f64>();
+            region_mse[ErrorShare::region(g)] += e;
+            split_mse[match (g == garment, q == garment) {
+                (true, true) => 0,
+                (true, false) => 1,
+                (false, true) => 2,
+                (false, false) => 3,
+            }] += e;
         }
-        region_mse.iter_mut().for_each(|e| *e /= pixels.len() as f64);
+        region_mse.iter_mut().chain(&mut split_mse).for_each(|e| *e /= pixels.len() as f64);
         FrameScores {
             region_mse,
+            split_mse,
             parsing_miou: mean_iou(predicted, truth_groups, PARSING_GROUPS),
             garment_iou: iou(predicted, truth_groups, ParsingGroup::UpperGarment.id()),
             skin_iou: iou(predicted, truth_groups, ParsingGroup::UpperSkin.id()),
@@ -307,6 +331,7 @@ struct Totals {
     garment_l1: f64,
     garment_ssim: f64,
     region_mse: [f64; 4],
+    split_mse: [f64; 4],
 }
 
 impl Totals {
@@ -325,6 +350,7 @@ impl Totals {
         self.garment_l1 += f.garment_l1;
         self.garment_ssim += f.garment_ssim;
         self.region_mse.iter_mut().zip(f.region_mse).for_each(|(sum, v)| *sum += v);
+        self.split_mse.iter_mut().zip(f.split_mse).for_each(|(sum, v)| *sum += v);
     }
 
     fn means(&self) -> Metrics {
@@ -344,6 +370,10 @@ impl Totals {
             error_share: {
                 let [garment, skin, rest_of_person, background] = self.region_mse.map(|e| e / self.mse.max(1e-10));
                 ErrorShare { garment, skin, rest_of_person, background }
+            },
+            garment_split: {
+                let [agreed, missed, extra, elsewhere] = self.split_mse.map(|e| e / self.mse.max(1e-10));
+                GarmentSplit { agreed, missed, extra, elsewhere }
             },
             passed_through: 0,
         }
@@ -750,6 +780,14 @@ pub fn run(args: &crate::cli::EvalArgs) -> anyhow::Result<()> {
             e.skin * 100.0,
             e.rest_of_person * 100.0,
             e.background * 100.0
+        );
+        let s = &m.garment_split;
+        println!(
+            "  by the upper garment of the truth and of S_P: both {:.0}%, the truth only {:.0}%, S_P only {:.0}%, neither {:.0}%",
+            s.agreed * 100.0,
+            s.missed * 100.0,
+            s.extra * 100.0,
+            s.elsewhere * 100.0
         );
     }
     Ok(())
