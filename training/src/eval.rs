@@ -699,6 +699,23 @@ mod tests {
         assert_eq!(iou(&[1, 1, 0], &[1, 0, 0], 1), Some(0.5));
         assert_eq!(iou(&[0, 0], &[0, 0], 3), None);
     }
+
+    #[test]
+    fn the_squared_error_splits_by_true_region_and_by_garment_agreement() {
+        // Four pixels: garment in both, in the truth only, in S_P's only, in neither; each off
+        // the truth by a different amount in one channel.
+        let g = ParsingGroup::UpperGarment.id();
+        let (truth_groups, predicted) = ([g, g, 0, 3], [g, 0, g, 0]);
+        let truth = [100u8; 12];
+        let mut out = truth;
+        for (i, d) in [1u8, 2, 3, 4].into_iter().enumerate() {
+            out[i * 3] += d;
+        }
+        let f = FrameScores::of(&out, &truth, &truth_groups, &predicted, 4, 1);
+        assert_eq!(f.split_mse.map(|e| e * 12.0), [1.0, 4.0, 9.0, 16.0]);
+        assert_eq!(f.region_mse.map(|e| e * 12.0), [5.0, 16.0, 0.0, 9.0]);
+        assert!((f.split_mse.iter().sum::<f64>() - f.composite_mse).abs() < 1e-12);
+    }
 }
 
 /// Run the `eval` subcommand: the models, and the baselines asked for; `--record` writes the
