@@ -194,7 +194,7 @@ impl FrameScores {
             skin_iou: iou(predicted, truth_groups, ParsingGroup::UpperSkin.id()),
             composite_ssim: ssim(pixels, truth, w, h),
             person_ssim: ssim_in(pixels, truth, w, h, Some(&person)),
-            composite_mse: pixels.iter().zip(truth).map(|(&x, &y)| (x as f64 - y as f64).powi(2)).sum::<f64>() / pixels.len() as f64,
+            composite_mse: region_mse.iter().sum(),
             garment_l1: ours.iter().zip(&true_garment).map(|(&x, &y)| (x as f64 - y as f64).abs()).sum::<f64>() / (area * 3.0 * 255.0),
             garment_ssim: ssim_in(&ours, &true_garment, w, h, Some(&region)),
         }
