@@ -726,6 +726,10 @@ pub fn run(args: &crate::cli::EvalArgs) -> anyhow::Result<()> {
     if let Some(folder) = args.sheet.as_deref().and_then(Path::parent).filter(|f| !f.as_os_str().is_empty() && !f.is_dir()) {
         anyhow::bail!("--sheet: the folder {} does not exist", folder.display());
     }
+    if args.sheet.is_some() {
+        anyhow::ensure!(args.sheet_rows >= 1, "--sheet-rows {}: expected at least 1 pair", args.sheet_rows);
+        anyhow::ensure!(args.sheet_cell >= 1, "--sheet-cell {}: expected a height of at least 1 pixel", args.sheet_cell);
+    }
     let rows = if args.sheet.is_some() { args.sheet_rows } else { 0 };
     let (m, sheet) = evaluate_with_sheet(models, data, args.limit, Variant::Element, rows)?;
     if let Some(out) = &args.sheet {

@@ -196,6 +196,11 @@ fn eval_sheet_draws_each_pair_beside_its_truth_and_error() {
     let out = garment_train(&["eval", "--models", shipped, "--data", &path("data"), "--sheet", &path("no/sheet.png")]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains(&path("no")) && err.contains("does not exist"), "{err}");
+    for (flag, value) in [("--sheet-rows", "0"), ("--sheet-cell", "0")] {
+        let out = garment_train(&["eval", "--models", shipped, "--data", &path("data"), "--sheet", &path("never.png"), flag, value]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(&format!("{flag} 0")), "{err}");
+    }
     let img = image::open(tmp.path().join("sheet.png")).unwrap().into_rgb8();
     // 5 columns of 96x128 cells and 3 rows, 4-pixel gaps.
     assert_eq!(img.dimensions(), (5 * 100 + 4, 3 * 132 + 4));
