@@ -2,8 +2,10 @@
 # The element's speed on a CUDA machine: the paper and lite presets (untrained weights: the
 # timings are the architecture's), 640x480 and 1920x1080, on CUDA, with the lite preset at
 # 640x480 also on the machine's CPU; each case run by the benchmark binary of this build and,
-# when given, by that of an earlier build, back to back on the same card. On CUDA each run also
-# times the chain without CUDA graphs (the "no-graph" column).
+# when given, by that of an earlier build (one whose bench takes the same arguments), back to back
+# on the same card. On CUDA each case runs again with `--cuda-graph on`, which also times the
+# chain without graphs in the same process (the "no-graph" column): whether ONNX Runtime's
+# replays give the plain runs' outputs there (they did not on an H200 with 1.31.1).
 #
 #   cargo bench --bench element --no-run     # prints the binary: target/release/deps/element-*
 #   scripts/gpu-bench.sh OUT BENCH [BENCH_BEFORE]
@@ -19,9 +21,9 @@ before=${3:-}
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader > "$out/card.txt" 2>&1 || true
 
-run() { # build binary preset size provider frames
-  local name=$1-$3-$4-$5
-  timeout 240 "$2" --preset "$3" --size "$4" --provider "$5" --frames "$6" --json "$out/$name.json" > "$out/$name.log" 2>&1 ||
+run() { # build binary preset size provider frames [extra arguments]
+  local name=$1-$3-$4-$5${7:+-graph}
+  timeout 240 "$2" --preset "$3" --size "$4" --provider "$5" --frames "$6" ${7:-} --json "$out/$name.json" > "$out/$name.log" 2>&1 ||
     echo "$name: exit $? (see $name.log)" | tee -a "$out/failed.txt"
 }
 for case in "lite 640x480 cuda 200" "lite 1920x1080 cuda 200" "paper 640x480 cuda 200" "paper 1920x1080 cuda 200" "lite 640x480 cpu 40"; do
@@ -29,6 +31,8 @@ for case in "lite 640x480 cuda 200" "lite 1920x1080 cuda 200" "paper 640x480 cud
   [[ -n $before ]] && run before "$before" $case
   # shellcheck disable=SC2086
   run now "$now" $case
+  # shellcheck disable=SC2086
+  [[ $case == *cuda* ]] && run now "$now" $case "--cuda-graph on"
 done
 
 python3 - "$out" <<'TABLE'

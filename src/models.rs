@@ -379,32 +379,56 @@ fn open_session(files: &ModelFiles, spec: &ModelSpec, bytes: &[u8], cuda: Option
     let mut session =
         b.commit_from_memory(bytes).map_err(|e| ModelError::Contract { file: file.clone(), why: format!("ONNX Runtime cannot load it: {e}") })?;
     check_session(&session, spec, &files.manifest, &file)?;
-    probe(&mut session, spec, &files.manifest, &file)?;
     let (h, w) = (files.manifest.height, files.manifest.width);
+    let probe_input: Vec<Array4<f32>> = spec.inputs.iter().map(|p| Array4::from_elem((1, p.channels, h, w), PROBE_VALUE)).collect();
+    let plain = probe(&mut session, spec, &files.manifest, &file, &probe_input)?;
     let mut bound = Bound::new(session, spec, h, w, cuda)
         .map_err(|why| ModelError::Contract { file: file.clone(), why: format!("binding its tensors: {why}") })?;
     // Through the binding as every frame will run it: with a CUDA graph, the first bound run
     // captures the graph and the second replays it, so a model that cannot be captured or
     // replayed fails here, at start, not on the first frame.
-    let zeros: Vec<Array4<f32>> = spec.inputs.iter().map(|p| Array4::zeros((1, p.channels, h, w))).collect();
+    let mut through_binding = Vec::new();
     for _ in 0..if cuda_graph { 2 } else { 1 } {
-        let probed = zeros.iter().enumerate().try_for_each(|(i, a)| bound.write(i, &Feed::Host(a.view()), None).map(drop)).and_then(|()| bound.run());
-        let outputs = probed.and_then(|()| (0..spec.outputs.len()).try_for_each(|i| bound.output(i).map(drop)));
-        outputs.map_err(|why| ModelError::Contract { file: file.clone(), why: format!("run once on a frame of zeros through its bound tensors: {why}") })?;
+        let probed = probe_input.iter().enumerate().try_for_each(|(i, a)| bound.write(i, &Feed::Host(a.view()), None).map(drop)).and_then(|()| bound.run());
+        let outputs = probed.and_then(|()| (0..spec.outputs.len()).map(|i| bound.output(i)).collect::<Result<Vec<_>, _>>());
+        through_binding = outputs.map_err(|why| ModelError::Contract { file: file.clone(), why: format!("run once through its bound tensors: {why}") })?;
+    }
+    // And what comes out through the binding must be what a plain run gives: a replayed CUDA
+    // graph was seen (ONNX Runtime 1.31.1, H200) to leave the bound outputs unwritten.
+    let (mut largest, mut off) = (0f32, 0f32);
+    for (a, b) in plain.iter().zip(&through_binding).flat_map(|(a, b)| a.iter().zip(b.iter())) {
+        largest = largest.max(a.abs());
+        // NaN on one side only is as far as can be.
+        off = off.max(match (a.is_nan(), b.is_nan()) {
+            (false, false) => (a - b).abs(),
+            (true, true) => 0.0,
+            _ => f32::INFINITY,
+        });
+    }
+    if off > BOUND_TOLERANCE * (1.0 + largest) {
+        let how = if cuda_graph { "in a CUDA graph" } else { "through its bound tensors" };
+        return Err(ModelError::Contract {
+            file,
+            why: format!("run {how} it gives outputs up to {off:.3e} away from a plain run of the same input (largest value {largest:.3e}; at most {BOUND_TOLERANCE:e} of it allowed)"),
+        });
     }
     Ok(bound)
 }
 
-/// Run the model once on zeros and check what really comes out: a model may declare the
-/// contract's shapes and produce others (ONNX Runtime only warns), or need a batch it does not
+/// Every input of the start-up runs holds this value: not zero, so that outputs left unwritten
+/// (zeros) differ from computed ones.
+const PROBE_VALUE: f32 = 0.5;
+/// How far the bound run's outputs may be from the plain run's, relative to the largest output:
+/// the same session and kernels, so only the order of a parallel sum may differ.
+const BOUND_TOLERANCE: f32 = 1e-3;
+
+/// Run the model once on `input` (a constant frame), plainly, and check what really comes out,
+/// which it returns: a model may declare the contract's shapes and produce others (ONNX Runtime only warns), or need a batch it does not
 /// declare. Found here, at start, it is an error naming the file and the tensor.
-fn probe(session: &mut Session, spec: &ModelSpec, manifest: &Manifest, file: &Path) -> Result<(), ModelError> {
+fn probe(session: &mut Session, spec: &ModelSpec, manifest: &Manifest, file: &Path, input: &[Array4<f32>]) -> Result<Vec<Array4<f32>>, ModelError> {
     let (h, w) = (manifest.height, manifest.width);
-    let zeros: Vec<Array4<f32>> = spec.inputs.iter().map(|p| Array4::zeros((1, p.channels, h, w))).collect();
-    let feeds: Vec<Feed> = zeros.iter().map(|a| Feed::Host(a.view())).collect();
-    run(session, spec, &feeds, h, w)
-        .map(|_| ())
-        .map_err(|why| ModelError::Contract { file: file.to_path_buf(), why: format!("run once on a frame of zeros: {why}") })
+    let feeds: Vec<Feed> = input.iter().map(|a| Feed::Host(a.view())).collect();
+    run(session, spec, &feeds, h, w).map_err(|why| ModelError::Contract { file: file.to_path_buf(), why: format!("run once on a constant frame: {why}") })
 }
 
 /// The session's tensors are the contract's: names, order and shapes.

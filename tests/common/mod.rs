@@ -242,6 +242,15 @@ pub mod parsers {
         reshaped_by_pixels(h, w, 0.5, [0, 1, 0, 0])
     }
 
+    /// Sees a garment everywhere, with fresh noise on its logits at every run: the same frame
+    /// never gives the same output twice.
+    pub fn different_every_run(h: i64, w: i64) -> Vec<u8> {
+        let (conv, init) = garment_conv();
+        let high = AttributeProto { name: "high".into(), f: 5.0, r#type: attribute_type::FLOAT, ..Default::default() };
+        let nodes = vec![conv, node("RandomUniformLike", &["logits"], "noise", vec![high]), node("Add", &["logits", "noise"], "parsing_logits", vec![])];
+        model(nodes, init, dims(&[None, Some(3), Some(h), Some(w)]), dims(&[None, Some(7), Some(h), Some(w)]))
+    }
+
     /// Put `bytes` in `dir` as its parser, the manifest's checksum updated.
     pub fn install(dir: &std::path::Path, bytes: &[u8]) {
         use gstgarmenttransfer::manifest::{Manifest, sha256_hex};
