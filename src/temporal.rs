@@ -8,6 +8,7 @@
 //! follows the person), and forgotten at a shot cut.
 
 use ndarray::Array4;
+use rayon::prelude::*;
 
 use crate::frame::Letterbox;
 use crate::maps::{Tap, bilinear};
@@ -72,14 +73,14 @@ fn resample(map: &Array4<f32>, at: &[Option<(Tap, Tap)>]) -> Vec<f32> {
     let data = map.as_slice().expect("model outputs are standard layout");
     let n = at.len();
     let mut out = vec![0.0; channels * n];
-    for c in 0..channels {
-        let field = &data[c * fh * fw..(c + 1) * fh * fw];
-        for (i, p) in at.iter().enumerate() {
+    // A plane per task: the channels in parallel.
+    out.par_chunks_mut(n.max(1)).zip(data.par_chunks(fh * fw)).for_each(|(plane, field)| {
+        for (v, p) in plane.iter_mut().zip(at) {
             if let Some((tx, ty)) = *p {
-                out[c * n + i] = bilinear(field, fw, tx, ty);
+                *v = bilinear(field, fw, tx, ty);
             }
         }
-    }
+    });
     out
 }
 
@@ -100,6 +101,7 @@ impl Temporal {
                 let then = resample(&p.input, &at);
                 let now = input.as_slice().expect("standard layout");
                 let keep = (0..n)
+                    .into_par_iter()
                     .map(|i| {
                         if at[i].is_none() {
                             return 0.0;
@@ -122,11 +124,11 @@ impl Temporal {
             let then = resample(before, &current.at);
             let n = current.keep.len();
             let now = map.as_slice_mut().expect("standard layout");
-            for (c, plane) in now.chunks_mut(n).enumerate() {
-                for (i, v) in plane.iter_mut().enumerate() {
-                    *v += (then[c * n + i] - *v) * current.keep[i];
+            now.par_chunks_mut(n.max(1)).zip(then.par_chunks(n.max(1))).for_each(|(plane, then)| {
+                for ((v, t), k) in plane.iter_mut().zip(then).zip(&current.keep) {
+                    *v += (t - *v) * k;
                 }
-            }
+            });
         }
         self.maps[which as usize] = Some(map.clone());
     }
@@ -145,19 +147,30 @@ pub fn softmax(logits: &mut Array4<f32>) {
     let (c, h, w) = (logits.shape()[1], logits.shape()[2], logits.shape()[3]);
     let n = h * w;
     let data = logits.as_slice_mut().expect("standard layout");
-    for i in 0..n {
-        let m = (0..c).map(|k| data[k * n + i]).fold(f32::MIN, f32::max);
-        let mut sum = 0.0;
-        for k in 0..c {
-            let e = (data[k * n + i] - m).exp();
-            data[k * n + i] = e;
-            sum += e;
-        }
-        for k in 0..c {
-            data[k * n + i] /= sum;
+    // Pixels in parallel, in runs of SOFTMAX_RUN: each task holds its run of every plane.
+    let mut runs: Vec<Vec<&mut [f32]>> = (0..n.div_ceil(SOFTMAX_RUN)).map(|_| Vec::with_capacity(c)).collect();
+    for plane in data.chunks_mut(n.max(1)) {
+        for (run, piece) in runs.iter_mut().zip(plane.chunks_mut(SOFTMAX_RUN)) {
+            run.push(piece);
         }
     }
+    runs.into_par_iter().for_each(|mut planes| {
+        for i in 0..planes.first().map_or(0, |p| p.len()) {
+            let m = planes.iter().map(|p| p[i]).fold(f32::MIN, f32::max);
+            let mut sum = 0.0;
+            for p in planes.iter_mut() {
+                p[i] = (p[i] - m).exp();
+                sum += p[i];
+            }
+            for p in planes.iter_mut() {
+                p[i] /= sum;
+            }
+        }
+    });
 }
+
+/// Model pixels a task of `softmax` takes.
+const SOFTMAX_RUN: usize = 4096;
 
 #[cfg(test)]
 mod tests {
