@@ -2,27 +2,34 @@
 //! model-resolution field from frame coordinates.
 
 use ndarray::{Array4, ArrayView4};
+use rayon::prelude::*;
 
-/// Per-pixel argmax over channels of `[1, C, H, W]` logits.
+/// Per-pixel argmax over channels of `[1, C, H, W]` logits (the first of equal largest; NaN
+/// never wins).
 pub fn argmax(logits: &ArrayView4<f32>) -> Vec<u8> {
     let (_, c, h, w) = logits.dim();
-    let mut out = vec![0u8; h * w];
-    for y in 0..h {
-        for x in 0..w {
-            let mut best = 0;
-            let mut v = f32::NEG_INFINITY;
-            for k in 0..c {
-                let l = logits[[0, k, y, x]];
-                if l > v {
-                    v = l;
-                    best = k;
+    let n = h * w;
+    let mut out = vec![0u8; n];
+    let standard = logits.as_standard_layout();
+    let data = standard.as_slice().expect("standard layout");
+    // Runs of pixels in parallel; within a run, plane after plane (contiguous reads).
+    out.par_chunks_mut(ARGMAX_RUN).enumerate().for_each(|(r, out)| {
+        let (start, len) = (r * ARGMAX_RUN, out.len());
+        let mut best = vec![f32::NEG_INFINITY; len];
+        for (k, plane) in data.chunks(n.max(1)).take(c).enumerate() {
+            for ((o, b), &l) in out.iter_mut().zip(best.iter_mut()).zip(&plane[start..start + len]) {
+                if l > *b {
+                    *b = l;
+                    *o = k as u8;
                 }
             }
-            out[y * w + x] = best as u8;
         }
-    }
+    });
     out
 }
+
+/// Model pixels a task of `argmax` takes.
+const ARGMAX_RUN: usize = 4096;
 
 /// Bounding box `(x0, y0, x1, y1)` (exclusive ends) of a `[1, 1, H, W]` mask's pixels above 0.5.
 fn bbox(mask: &Array4<f32>) -> Option<(f32, f32, f32, f32)> {
@@ -195,6 +202,38 @@ pub fn push_pull(rgb: &mut [Vec<f32>; 3], known: &[f32], w: usize, h: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The parallel argmax is the plain per-pixel one: the first of equal largest, NaN never,
+    /// across the runs' seams, on a view that is not in standard layout too.
+    #[test]
+    fn argmax_takes_the_first_largest_and_never_nan() {
+        let (c, h, w) = (9, 70, 80);
+        let mut seed = 3u64;
+        let logits = Array4::from_shape_fn((1, c, h, w), |_| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            match (seed >> 33) % 23 {
+                0 => f32::NAN,
+                r => (r % 5) as f32, // many ties
+            }
+        });
+        let plain: Vec<u8> = (0..h * w)
+            .map(|i| {
+                let mut best = (0, f32::NEG_INFINITY);
+                for k in 0..c {
+                    let l = logits[[0, k, i / w, i % w]];
+                    if l > best.1 {
+                        best = (k as u8, l);
+                    }
+                }
+                best.0
+            })
+            .collect();
+        assert_eq!(argmax(&logits.view()), plain);
+        let mut swapped = logits.clone();
+        swapped.swap_axes(2, 3);
+        let transposed: Vec<u8> = (0..h * w).map(|i| plain[(i % h) * w + i / h]).collect();
+        assert_eq!(argmax(&swapped.view()), transposed);
+    }
 
     #[test]
     fn affine_paste_maps_the_source_box_onto_the_target_box() {
