@@ -208,15 +208,19 @@ impl Models {
                 model: spec.name.into(),
                 why: "not a model of the contract".into(),
             })?;
+            let (plain, expected) = open_session(files, spec, bytes, cuda, threads)?;
             let bound = match cuda {
                 // A CUDA graph where ONNX Runtime can capture one (every node on CUDA, no
-                // allocation while capturing); the same session without one otherwise.
-                Some(_) if cuda_graph => open_session(files, spec, bytes, cuda, threads, true).or_else(|with_graph| {
-                    let session = open_session(files, spec, bytes, cuda, threads, false)?;
-                    without_cuda_graph.push(format!("{}: {with_graph}", spec.file));
-                    Ok::<_, ModelError>(session)
-                })?,
-                _ => open_session(files, spec, bytes, cuda, threads, false)?,
+                // allocation while capturing) and its replays give what the plain session
+                // gives; the plain session otherwise.
+                Some(device) if cuda_graph => match open_graph_session(files, spec, bytes, device, threads, &expected) {
+                    Ok(graph) => graph,
+                    Err(why) => {
+                        without_cuda_graph.push(format!("{}: {why}", spec.file));
+                        plain
+                    }
+                },
+                _ => plain,
             };
             sessions.push((spec.name, bound));
         }
@@ -363,9 +367,43 @@ fn cuda_provider(device: i32) -> ort::ep::CUDA {
 }
 
 /// Open the session of model `spec` (`bytes` of `files`) on `cuda` (none: the CPU), check it
-/// against the contract, bind its tensors and run it once on zeros (`probe`). `cuda_graph`:
-/// ask ONNX Runtime to capture it in a CUDA graph.
-fn open_session(files: &ModelFiles, spec: &ModelSpec, bytes: &[u8], cuda: Option<i32>, threads: usize, cuda_graph: bool) -> Result<Bound, ModelError> {
+/// against the contract, run it once plainly on a constant frame (`probe`), bind its tensors
+/// and run it through them on the same frame, which must give the same outputs. Returns the
+/// bound session and those outputs.
+fn open_session(files: &ModelFiles, spec: &ModelSpec, bytes: &[u8], cuda: Option<i32>, threads: usize) -> Result<(Bound, Vec<Array4<f32>>), ModelError> {
+    let file = files.dir.join(spec.file);
+    let mut session = new_session(files, spec, bytes, cuda, threads, false)?;
+    let input = probe_input(spec, &files.manifest);
+    let plain = probe(&mut session, spec, &files.manifest, &file, &input)?;
+    let mut bound = bind(session, spec, &files.manifest, &file, cuda)?;
+    let through_binding = run_bound(&mut bound, spec, &file, &input)?;
+    same_outputs(&plain, &through_binding, &file, "through its bound tensors")?;
+    Ok((bound, plain))
+}
+
+/// The session of model `spec` on CUDA `device` in a CUDA graph, whose replays must give
+/// `expected`, what the plain session gave on the probe frame. It never runs unbound: ONNX
+/// Runtime's first run of a session makes its warm-up runs and captures the graph within it,
+/// and a graph captured in a plain run reads and writes that run's own buffers, gone by the
+/// next one, so the bound tensors are never written. That is what an H200 showed (ONNX Runtime
+/// 1.31.1) when the plain probe ran first on the graph's own session: the parser's logits read
+/// back as zeros.
+fn open_graph_session(files: &ModelFiles, spec: &ModelSpec, bytes: &[u8], device: i32, threads: usize, expected: &[Array4<f32>]) -> Result<Bound, ModelError> {
+    let file = files.dir.join(spec.file);
+    let session = new_session(files, spec, bytes, Some(device), threads, true)?;
+    let mut bound = bind(session, spec, &files.manifest, &file, Some(device))?;
+    let input = probe_input(spec, &files.manifest);
+    // The first bound run captures the graph (and replays it), the second replays it: a model
+    // that cannot be captured or replayed fails here, at start, not on the first frame.
+    run_bound(&mut bound, spec, &file, &input)?;
+    let replayed = run_bound(&mut bound, spec, &file, &input)?;
+    same_outputs(expected, &replayed, &file, "in a CUDA graph")?;
+    Ok(bound)
+}
+
+/// A session of `spec`, checked against the contract: batch fixed at one, on `cuda` (none:
+/// the CPU), `cuda_graph`: asking ONNX Runtime to capture it in a CUDA graph.
+fn new_session(files: &ModelFiles, spec: &ModelSpec, bytes: &[u8], cuda: Option<i32>, threads: usize, cuda_graph: bool) -> Result<Session, ModelError> {
     let file = files.dir.join(spec.file);
     // The element runs one frame at a time: the exporter's dynamic batch axis ("N") is fixed at
     // one, so every shape in the graph is static (what CUDA graphs need).
@@ -376,27 +414,34 @@ fn open_session(files: &ModelFiles, spec: &ModelSpec, bytes: &[u8], cuda: Option
         let ep = cuda_provider(device).with_cuda_graph(cuda_graph).build().error_on_failure();
         b = b.with_execution_providers([ep]).map_err(|e| ModelError::Cuda { device, why: e.to_string() })?;
     }
-    let mut session =
+    let session =
         b.commit_from_memory(bytes).map_err(|e| ModelError::Contract { file: file.clone(), why: format!("ONNX Runtime cannot load it: {e}") })?;
     check_session(&session, spec, &files.manifest, &file)?;
-    let (h, w) = (files.manifest.height, files.manifest.width);
-    let probe_input: Vec<Array4<f32>> = spec.inputs.iter().map(|p| Array4::from_elem((1, p.channels, h, w), PROBE_VALUE)).collect();
-    let plain = probe(&mut session, spec, &files.manifest, &file, &probe_input)?;
-    let mut bound = Bound::new(session, spec, h, w, cuda)
-        .map_err(|why| ModelError::Contract { file: file.clone(), why: format!("binding its tensors: {why}") })?;
-    // Through the binding as every frame will run it: with a CUDA graph, the first bound run
-    // captures the graph and the second replays it, so a model that cannot be captured or
-    // replayed fails here, at start, not on the first frame.
-    let mut through_binding = Vec::new();
-    for _ in 0..if cuda_graph { 2 } else { 1 } {
-        let probed = probe_input.iter().enumerate().try_for_each(|(i, a)| bound.write(i, &Feed::Host(a.view()), None).map(drop)).and_then(|()| bound.run());
-        let outputs = probed.and_then(|()| (0..spec.outputs.len()).map(|i| bound.output(i)).collect::<Result<Vec<_>, _>>());
-        through_binding = outputs.map_err(|why| ModelError::Contract { file: file.clone(), why: format!("run once through its bound tensors: {why}") })?;
-    }
-    // And what comes out through the binding must be what a plain run gives: a replayed CUDA
-    // graph was seen (ONNX Runtime 1.31.1, H200) to leave the bound outputs unwritten.
+    Ok(session)
+}
+
+fn bind(session: Session, spec: &ModelSpec, manifest: &Manifest, file: &Path, cuda: Option<i32>) -> Result<Bound, ModelError> {
+    Bound::new(session, spec, manifest.height, manifest.width, cuda)
+        .map_err(|why| ModelError::Contract { file: file.to_path_buf(), why: format!("binding its tensors: {why}") })
+}
+
+/// The start-up frame: every input of `spec` at the manifest's resolution, holding PROBE_VALUE.
+fn probe_input(spec: &ModelSpec, manifest: &Manifest) -> Vec<Array4<f32>> {
+    spec.inputs.iter().map(|p| Array4::from_elem((1, p.channels, manifest.height, manifest.width), PROBE_VALUE)).collect()
+}
+
+/// Run `bound` once on `input` through its tensors, as every frame will; its outputs.
+fn run_bound(bound: &mut Bound, spec: &ModelSpec, file: &Path, input: &[Array4<f32>]) -> Result<Vec<Array4<f32>>, ModelError> {
+    let written = input.iter().enumerate().try_for_each(|(i, a)| bound.write(i, &Feed::Host(a.view()), None).map(drop)).and_then(|()| bound.run());
+    let outputs = written.and_then(|()| (0..spec.outputs.len()).map(|i| bound.output(i)).collect::<Result<Vec<_>, _>>());
+    outputs.map_err(|why| ModelError::Contract { file: file.to_path_buf(), why: format!("run once through its bound tensors: {why}") })
+}
+
+/// `got` (the model run `how`) must be `expected` (a plain run of the same input) within
+/// BOUND_TOLERANCE of the largest output.
+fn same_outputs(expected: &[Array4<f32>], got: &[Array4<f32>], file: &Path, how: &str) -> Result<(), ModelError> {
     let (mut largest, mut off) = (0f32, 0f32);
-    for (a, b) in plain.iter().zip(&through_binding).flat_map(|(a, b)| a.iter().zip(b.iter())) {
+    for (a, b) in expected.iter().zip(got).flat_map(|(a, b)| a.iter().zip(b.iter())) {
         largest = largest.max(a.abs());
         // NaN on one side only is as far as can be.
         off = off.max(match (a.is_nan(), b.is_nan()) {
@@ -406,13 +451,12 @@ fn open_session(files: &ModelFiles, spec: &ModelSpec, bytes: &[u8], cuda: Option
         });
     }
     if off > BOUND_TOLERANCE * (1.0 + largest) {
-        let how = if cuda_graph { "in a CUDA graph" } else { "through its bound tensors" };
         return Err(ModelError::Contract {
-            file,
+            file: file.to_path_buf(),
             why: format!("run {how} it gives outputs up to {off:.3e} away from a plain run of the same input (largest value {largest:.3e}; at most {BOUND_TOLERANCE:e} of it allowed)"),
         });
     }
-    Ok(bound)
+    Ok(())
 }
 
 /// Every input of the start-up runs holds this value: not zero, so that outputs left unwritten
