@@ -117,18 +117,9 @@ impl Bound {
 
     /// Run the model on what its inputs hold.
     pub fn run(&mut self) -> Result<(), String> {
-        let e = |e: ort::Error| e.to_string();
-        // On CUDA the inputs were copied and the outputs are read on other streams than the
-        // session's (ONNX Runtime's copies): wait for both sides, so that a run never sees an
-        // input still on its way, nor a read an output still being written.
-        if self.staging.is_some() {
-            with_log(|| self.binding.synchronize_inputs()).map_err(e)?;
-        }
-        with_log(|| self.session.run_binding(&self.binding).map(drop)).map_err(e)?;
-        if self.staging.is_some() {
-            with_log(|| self.binding.synchronize_outputs()).map_err(e)?;
-        }
-        Ok(())
+        // No synchronisation needed around it: the copies in (`write`) and out (`output`) are
+        // ONNX Runtime runs that wait for their stream, and a run waits for its own.
+        with_log(|| self.session.run_binding(&self.binding).map(drop)).map_err(|e| e.to_string())
     }
 
     /// Output `i` of the last run, on the host.

@@ -13,8 +13,8 @@ pub fn argmax(logits: &ArrayView4<f32>) -> Vec<u8> {
     let standard = logits.as_standard_layout();
     let data = standard.as_slice().expect("standard layout");
     // Runs of pixels in parallel; within a run, plane after plane (contiguous reads).
-    out.par_chunks_mut(ARGMAX_RUN).enumerate().for_each(|(r, out)| {
-        let (start, len) = (r * ARGMAX_RUN, out.len());
+    out.par_chunks_mut(PIXEL_RUN).enumerate().for_each(|(r, out)| {
+        let (start, len) = (r * PIXEL_RUN, out.len());
         let mut best = vec![f32::NEG_INFINITY; len];
         for (k, plane) in data.chunks(n.max(1)).take(c).enumerate() {
             for ((o, b), &l) in out.iter_mut().zip(best.iter_mut()).zip(&plane[start..start + len]) {
@@ -28,8 +28,9 @@ pub fn argmax(logits: &ArrayView4<f32>) -> Vec<u8> {
     out
 }
 
-/// Model pixels a task of `argmax` takes.
-const ARGMAX_RUN: usize = 4096;
+/// Model pixels a parallel task over a map takes (`argmax`, `temporal::softmax`): a few
+/// thousand, so that a 256x192 map makes a dozen tasks and none is mostly overhead.
+pub const PIXEL_RUN: usize = 4096;
 
 /// Bounding box `(x0, y0, x1, y1)` (exclusive ends) of a `[1, 1, H, W]` mask's pixels above 0.5.
 fn bbox(mask: &Array4<f32>) -> Option<(f32, f32, f32, f32)> {

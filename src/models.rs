@@ -467,8 +467,9 @@ const PROBE_VALUE: f32 = 0.5;
 const BOUND_TOLERANCE: f32 = 1e-3;
 
 /// Run the model once on `input` (a constant frame), plainly, and check what really comes out,
-/// which it returns: a model may declare the contract's shapes and produce others (ONNX Runtime only warns), or need a batch it does not
-/// declare. Found here, at start, it is an error naming the file and the tensor.
+/// which it returns: a model may declare the contract's shapes and produce others (ONNX Runtime
+/// only warns), or need a batch it does not declare. Found here, at start, it is an error
+/// naming the file and the tensor.
 fn probe(session: &mut Session, spec: &ModelSpec, manifest: &Manifest, file: &Path, input: &[Array4<f32>]) -> Result<Vec<Array4<f32>>, ModelError> {
     let (h, w) = (manifest.height, manifest.width);
     let feeds: Vec<Feed> = input.iter().map(|a| Feed::Host(a.view())).collect();

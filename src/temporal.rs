@@ -11,7 +11,7 @@ use ndarray::Array4;
 use rayon::prelude::*;
 
 use crate::frame::Letterbox;
-use crate::maps::{Tap, bilinear};
+use crate::maps::{PIXEL_RUN, Tap, bilinear};
 
 /// Most of the previous frame kept where nothing moved (our choice, measured by `eval-video`).
 pub const MAX_KEEP: f32 = 0.6;
@@ -147,10 +147,10 @@ pub fn softmax(logits: &mut Array4<f32>) {
     let (c, h, w) = (logits.shape()[1], logits.shape()[2], logits.shape()[3]);
     let n = h * w;
     let data = logits.as_slice_mut().expect("standard layout");
-    // Pixels in parallel, in runs of SOFTMAX_RUN: each task holds its run of every plane.
-    let mut runs: Vec<Vec<&mut [f32]>> = (0..n.div_ceil(SOFTMAX_RUN)).map(|_| Vec::with_capacity(c)).collect();
+    // Pixels in parallel, in runs of PIXEL_RUN: each task holds its run of every plane.
+    let mut runs: Vec<Vec<&mut [f32]>> = (0..n.div_ceil(PIXEL_RUN)).map(|_| Vec::with_capacity(c)).collect();
     for plane in data.chunks_mut(n.max(1)) {
-        for (run, piece) in runs.iter_mut().zip(plane.chunks_mut(SOFTMAX_RUN)) {
+        for (run, piece) in runs.iter_mut().zip(plane.chunks_mut(PIXEL_RUN)) {
             run.push(piece);
         }
     }
@@ -168,9 +168,6 @@ pub fn softmax(logits: &mut Array4<f32>) {
         }
     });
 }
-
-/// Model pixels a task of `softmax` takes.
-const SOFTMAX_RUN: usize = 4096;
 
 #[cfg(test)]
 mod tests {
