@@ -218,7 +218,9 @@ pub struct TrainArgs {
     /// Continue from the stage's last checkpoint (same data order, optimizer state).
     #[arg(long)]
     pub resume: bool,
-    /// Iterations per stage (default: the stage's budget in the preset's schedule).
+    /// Iterations per stage (default: the stage's budget in the preset's schedule). 0 with
+    /// `--init-weights` writes that folder's network into the run as the stage's checkpoint
+    /// (for later stages to learn from).
     #[arg(long)]
     pub iterations: Option<usize>,
     #[arg(long, default_value_t = config::BATCH)]

@@ -500,6 +500,71 @@ pub fn evaluate_parsing(models: &Path, run: &Path, data: &Path, limit: usize) ->
         .collect())
 }
 
+/// The warps alone, on the dataset's true inputs at model resolution, both conditioned on the
+/// true garment region of A wearing B's garment: T_W warping B's in-shop garment (the try-on
+/// teacher), the shipped S_W warping B's garment as B wears it. Scored inside that region
+/// against the true transfer: how good the warp teacher is, and how far the student is from it
+/// (the chain's own warp is conditioned on S_P's region instead).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WarpMetrics {
+    pub samples: usize,
+    /// Mean absolute difference (0..1 per channel) of the warped garment and the truth inside
+    /// the true garment region.
+    pub garment_l1: f64,
+    /// SSIM of the two inside that region.
+    pub garment_ssim: f64,
+    /// The warped mask (above 0.5) against the true garment region.
+    pub mask_iou: f64,
+}
+
+pub fn evaluate_warps(models: &Path, run: &Path, data: &Path, limit: usize) -> Result<BTreeMap<String, WarpMetrics>, Box<dyn std::error::Error>> {
+    use crate::nn::graph::Eager;
+    let device = default_device();
+    let (nets, preset, manifest) = crate::onnx::import::load(models, &device)?;
+    let (h, w) = (manifest.height, manifest.width);
+    let student = nets.nets.into_iter().find(|n| n.spec().name == "warp").ok_or("no warp network")?;
+    let teacher = checkpoint::model_file(run, Stage::TeacherWarp.name());
+    let teacher = Network::TeacherWarp(checkpoint::load_weights(preset.teacher_warp(&device), &teacher)?);
+    let dataset = Dataset::open(data)?;
+    let garment_id = ParsingGroup::UpperGarment.id();
+    let mut sums: BTreeMap<&str, (Vec<f64>, Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    for t in dataset.transfers.iter().take(limit) {
+        let (Some(a), Some(b), Ok((image, parse))) = (dataset.load_or_skip(t.a), dataset.load_or_skip(t.b), dataset.load_transfer(t)) else { continue };
+        let (ta, tb) = (a.resized(w as u32, h as u32).tensors(), b.resized(w as u32, h as u32).tensors());
+        let truth = crate::data::loader::resize_rgb(&image.data, image.width, image.height, w as u32, h as u32);
+        let region: Vec<bool> =
+            crate::data::loader::resize_nearest(&parse.data, parse.width, parse.height, w as u32, h as u32).iter().map(|&id| cihp::group(id).id() == garment_id).collect();
+        let target = ndarray::Array3::from_shape_fn((1, h, w), |(_, y, x)| region[y * w + x] as u8 as f32);
+        let tensor = |x: &ndarray::Array3<f32>| crate::onnx::check::to_tensor(&gstgarmenttransfer::inputs::batch(x.clone()), &device);
+        let area = region.iter().filter(|&&r| r).count().max(1) as f64;
+        let inside = |img: &[u8]| -> Vec<u8> { img.chunks(3).zip(&region).flat_map(|(p, &r)| if r { [p[0], p[1], p[2]] } else { [0; 3] }).collect() };
+        let true_garment = inside(&truth);
+        let cases = [
+            ("teacher", &teacher, vec![tensor(&tb.cloth), tensor(&tb.cloth_mask), tensor(&target), tensor(&ta.pose)]),
+            ("student", &student, vec![tensor(&tb.garment), tensor(&tb.garment_mask), tensor(&tb.pose), tensor(&target), tensor(&ta.pose)]),
+        ];
+        for (key, net, inputs) in cases {
+            let out = net.forward(&mut Eager::new(&device), &inputs);
+            let (garment, mask) = (crate::onnx::check::to_array(&out[0]), crate::onnx::check::to_array(&out[1]));
+            let warped: Vec<u8> = (0..h * w).flat_map(|i| (0..3).map(move |c| (i, c))).map(|(i, c)| gstgarmenttransfer::inputs::byte(garment[[0, c, i / w, i % w]]).round().clamp(0.0, 255.0) as u8).collect();
+            let ours = inside(&warped);
+            let l1 = ours.iter().zip(&true_garment).map(|(&x, &y)| (x as f64 - y as f64).abs()).sum::<f64>() / (area * 3.0 * 255.0);
+            let (mut both, mut either) = (0usize, 0usize);
+            for (i, &r) in region.iter().enumerate() {
+                let m = mask[[0, 0, i / w, i % w]] > 0.5;
+                both += (m && r) as usize;
+                either += (m || r) as usize;
+            }
+            let e = sums.entry(key).or_default();
+            e.0.push(l1);
+            e.1.push(ssim_in(&ours, &true_garment, w, h, Some(&region)));
+            e.2.push(both as f64 / either.max(1) as f64);
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    Ok(sums.into_iter().map(|(k, (l1, ssim, iou))| (k.to_string(), WarpMetrics { samples: l1.len(), garment_l1: mean(&l1), garment_ssim: mean(&ssim), mask_iou: mean(&iou) })).collect())
+}
+
 /// The two front-end networks alone, on the dataset's people at model resolution: the parser
 /// against the true parsing groups, dense pose against the true 25 parts. Run on held-out and
 /// on training people, the difference tells whether a network lacks data or training.
@@ -753,6 +818,12 @@ pub fn run(args: &crate::cli::EvalArgs) -> anyhow::Result<()> {
         let parsing = evaluate_parsing(models, run, data, args.limit).map_err(|e| anyhow::anyhow!("{e}"))?;
         v["parsing_on_true_inputs"] = serde_json::to_value(&parsing)?;
     }
+    if let Some(run) = &args.baselines
+        && checkpoint::model_file(run, Stage::TeacherWarp.name()).exists()
+    {
+        let warps = evaluate_warps(models, run, data, args.limit).map_err(|e| anyhow::anyhow!("{e}"))?;
+        v["warp_on_true_inputs"] = serde_json::to_value(&warps)?;
+    }
     if args.record {
         let mut manifest = gstgarmenttransfer::manifest::Manifest::read(models)?;
         let mut recorded = v.clone();
@@ -780,6 +851,14 @@ pub fn run(args: &crate::cli::EvalArgs) -> anyhow::Result<()> {
             println!(
                 "{name} parsing on true inputs: mIoU {:.3}, garment IoU {:.3}, skin IoU {:.3}; hem {:.2} rows from the true one, {:.2} from A's own",
                 p["parsing_miou"], p["garment_iou"], p["skin_iou"], p["hem_rows_from_truth"], p["hem_rows_from_own"]
+            );
+        }
+    }
+    if let Some(warps) = v.get("warp_on_true_inputs").and_then(|p| p.as_object()) {
+        for (name, p) in warps {
+            println!(
+                "{name} warp on true inputs: garment L1 {:.4}, SSIM {:.3}; warped mask IoU {:.3}",
+                p["garment_l1"], p["garment_ssim"], p["mask_iou"]
             );
         }
     }

@@ -192,6 +192,18 @@ fn a_stage_starts_from_a_models_folder_with_init_weights() {
     assert_eq!(parser["config"]["iterations"], 3);
     assert_eq!(parser["started_from"]["training"]["config"]["iterations"], 40, "{parser}");
 
+    // No iterations: the folder's network goes into the run as it is, the checkpoint a later
+    // stage learns from (exported again, the same file).
+    let out = train("copied", "0", "7", &["--init-weights", models.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let copied = tmp.path().join("copied-models");
+    let out = garment_train()
+        .args(["export", "--preset", "tiny", "--size", "32x32", "--checkpoints", tmp.path().join("copied").to_str().unwrap(), "--out", copied.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(std::fs::read(copied.join("parser.onnx")).unwrap() == std::fs::read(models.join("parser.onnx")).unwrap(), "the copied parser differs");
+
     // What a folder cannot start: a teacher, another preset's network, the whole schedule.
     let fails = |out: std::process::Output, says: &[&str]| {
         let err = String::from_utf8_lossy(&out.stderr).to_string();
@@ -265,6 +277,13 @@ fn train_all_runs_every_stage_in_order_and_exports_trained_models() {
     assert!(m["samples"].as_u64().unwrap() <= 6);
     for baseline in ["affine_paste", "true_front_end", "true_parsing", "true_dense_pose", "self_supervised", "oracle"] {
         assert!(m["baselines"][baseline]["garment_iou"].is_number(), "{baseline} missing: {m}");
+    }
+    // The teachers and the shipped students alone on true inputs (the run holds T_P and T_W).
+    for (row, key) in [("parsing_on_true_inputs", "garment_iou"), ("warp_on_true_inputs", "garment_l1"), ("warp_on_true_inputs", "mask_iou")] {
+        for net in ["teacher", "student"] {
+            let x = m[row][net][key].as_f64().unwrap_or(-1.0);
+            assert!((0.0..=1.0).contains(&x) && m[row][net]["samples"].as_u64() > Some(0), "{row} {net} {key}: {m}");
+        }
     }
     // The front end alone: scores, each a fraction.
     for key in ["parser_miou", "dense_pose_miou", "dense_pose_accuracy", "dense_pose_body_iou"] {

@@ -120,6 +120,14 @@ fn run<S: StageTrainer>(
             run.write_json("config.json", config)?;
         }
     }
+    if config.iterations == 0 {
+        // Nothing to learn: the run keeps the starting weights (`--init-weights`) as the stage's
+        // checkpoint, so that later stages learn from a shipped network as from one trained here.
+        checkpoint::save(&run, &net, &optimizer, 0)?;
+        let summary = StageSummary { stage: config.stage, iterations: 0, seconds: 0.0, final_losses: Vec::new(), skipped_samples: dataset.skipped().len() };
+        run.write_json("summary.json", &summary)?;
+        return Ok(summary);
+    }
     if !config.perceptual && config.stage == Stage::Regrowth {
         eprintln!("regrowth: no VGG-19 weights given (--vgg): the perceptual term is off, L1 only");
     }
