@@ -846,11 +846,17 @@ pub fn run(args: &crate::cli::EvalArgs) -> anyhow::Result<()> {
         println!("{v}");
         return Ok(());
     }
+    // JSON numbers print with the precision asked for only as floats.
+    let f = |x: &serde_json::Value| x.as_f64().unwrap_or(f64::NAN);
     if let Some(parsing) = v.get("parsing_on_true_inputs").and_then(|p| p.as_object()) {
         for (name, p) in parsing {
             println!(
                 "{name} parsing on true inputs: mIoU {:.3}, garment IoU {:.3}, skin IoU {:.3}; hem {:.2} rows from the true one, {:.2} from A's own",
-                p["parsing_miou"], p["garment_iou"], p["skin_iou"], p["hem_rows_from_truth"], p["hem_rows_from_own"]
+                f(&p["parsing_miou"]),
+                f(&p["garment_iou"]),
+                f(&p["skin_iou"]),
+                f(&p["hem_rows_from_truth"]),
+                f(&p["hem_rows_from_own"])
             );
         }
     }
@@ -858,14 +864,20 @@ pub fn run(args: &crate::cli::EvalArgs) -> anyhow::Result<()> {
         for (name, p) in warps {
             println!(
                 "{name} warp on true inputs: garment L1 {:.4}, SSIM {:.3}; warped mask IoU {:.3}",
-                p["garment_l1"], p["garment_ssim"], p["mask_iou"]
+                f(&p["garment_l1"]),
+                f(&p["garment_ssim"]),
+                f(&p["mask_iou"])
             );
         }
     }
-    if let Some(f) = v.get("front_end") {
+    if let Some(fe) = v.get("front_end") {
         println!(
             "front end on {} people: parser mIoU {:.3}; dense pose mIoU {:.3}, pixel accuracy {:.3}, body IoU {:.3}",
-            f["samples"], f["parser_miou"], f["dense_pose_miou"], f["dense_pose_accuracy"], f["dense_pose_body_iou"]
+            fe["samples"],
+            f(&fe["parser_miou"]),
+            f(&fe["dense_pose_miou"]),
+            f(&fe["dense_pose_accuracy"]),
+            f(&fe["dense_pose_body_iou"])
         );
     }
     for (name, m) in std::iter::once(("models", &m)).chain(others.iter().map(|(k, v)| (k.as_str(), v))) {
