@@ -451,15 +451,25 @@ struct ParsingSums {
     hem_own: Vec<f64>,
 }
 
+/// The shipped student `name` of the models folder and the teacher (T_P or T_W) trained in
+/// `run`, with the folder's model resolution `(h, w)`: what the rows on true inputs compare.
+fn student_and_teacher(models: &Path, run: &Path, name: &str, teacher: Stage, device: &burn::tensor::Device) -> Result<(Network, Network, usize, usize), Box<dyn std::error::Error>> {
+    let (nets, preset, manifest) = crate::onnx::import::load(models, device)?;
+    let student = nets.nets.into_iter().find(|n| n.spec().name == name).ok_or(format!("{}: no {name} network", models.display()))?;
+    let file = checkpoint::model_file(run, teacher.name());
+    let teacher = match teacher {
+        Stage::TeacherParsing => Network::TeacherParsing(checkpoint::load_weights(preset.parsing(device), &file)?),
+        Stage::TeacherWarp => Network::TeacherWarp(checkpoint::load_weights(preset.teacher_warp(device), &file)?),
+        other => return Err(format!("{} is not a teacher", other.name()).into()),
+    };
+    Ok((student, teacher, manifest.height, manifest.width))
+}
+
 pub fn evaluate_parsing(models: &Path, run: &Path, data: &Path, limit: usize) -> Result<BTreeMap<String, ParsingMetrics>, Box<dyn std::error::Error>> {
     use burn::tensor::Tensor;
     use crate::nn::graph::Eager;
     let device = default_device();
-    let (nets, preset, manifest) = crate::onnx::import::load(models, &device)?;
-    let (h, w) = (manifest.height, manifest.width);
-    let student = nets.nets.into_iter().find(|n| n.spec().name == "transfer_parsing").ok_or("no transfer_parsing network")?;
-    let teacher = checkpoint::model_file(run, Stage::TeacherParsing.name());
-    let teacher = Network::TeacherParsing(checkpoint::load_weights(preset.parsing(&device), &teacher)?);
+    let (student, teacher, h, w) = student_and_teacher(models, run, "transfer_parsing", Stage::TeacherParsing, &device)?;
     let dataset = Dataset::open(data)?;
     let mut sums: BTreeMap<String, ParsingSums> = BTreeMap::new();
     let garment_id = ParsingGroup::UpperGarment.id();
@@ -520,11 +530,7 @@ pub struct WarpMetrics {
 pub fn evaluate_warps(models: &Path, run: &Path, data: &Path, limit: usize) -> Result<BTreeMap<String, WarpMetrics>, Box<dyn std::error::Error>> {
     use crate::nn::graph::Eager;
     let device = default_device();
-    let (nets, preset, manifest) = crate::onnx::import::load(models, &device)?;
-    let (h, w) = (manifest.height, manifest.width);
-    let student = nets.nets.into_iter().find(|n| n.spec().name == "warp").ok_or("no warp network")?;
-    let teacher = checkpoint::model_file(run, Stage::TeacherWarp.name());
-    let teacher = Network::TeacherWarp(checkpoint::load_weights(preset.teacher_warp(&device), &teacher)?);
+    let (student, teacher, h, w) = student_and_teacher(models, run, "warp", Stage::TeacherWarp, &device)?;
     let dataset = Dataset::open(data)?;
     let garment_id = ParsingGroup::UpperGarment.id();
     let mut sums: BTreeMap<&str, (Vec<f64>, Vec<f64>, Vec<f64>)> = BTreeMap::new();
