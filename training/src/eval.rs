@@ -147,6 +147,16 @@ pub fn ssim_in(a: &[u8], b: &[u8], w: usize, h: usize, region: Option<&[bool]>) 
 }
 
 /// One frame's output against its truth.
+/// A picture (RGB, `w` x `h`) against the truth inside `region`: the mean absolute difference
+/// (0..1 per channel) and the SSIM of the two with everything outside the region black.
+fn garment_scores(pixels: &[u8], truth: &[u8], region: &[bool], w: usize, h: usize) -> (f64, f64) {
+    let inside = |img: &[u8]| -> Vec<u8> { img.chunks(3).zip(region).flat_map(|(p, &r)| if r { [p[0], p[1], p[2]] } else { [0; 3] }).collect() };
+    let (ours, true_garment) = (inside(pixels), inside(truth));
+    let area = region.iter().filter(|&&r| r).count().max(1) as f64;
+    let l1 = ours.iter().zip(&true_garment).map(|(&x, &y)| (x as f64 - y as f64).abs()).sum::<f64>() / (area * 3.0 * 255.0);
+    (l1, ssim_in(&ours, &true_garment, w, h, Some(region)))
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct FrameScores {
     pub parsing_miou: f64,
@@ -169,9 +179,7 @@ impl FrameScores {
     /// are parsing groups per pixel.
     pub fn of(pixels: &[u8], truth: &[u8], truth_groups: &[u8], predicted: &[u8], w: usize, h: usize) -> FrameScores {
         let region: Vec<bool> = truth_groups.iter().map(|&g| g == ParsingGroup::UpperGarment.id()).collect();
-        let inside = |img: &[u8]| -> Vec<u8> { img.chunks(3).zip(&region).flat_map(|(p, &r)| if r { [p[0], p[1], p[2]] } else { [0; 3] }).collect() };
-        let (ours, true_garment) = (inside(pixels), inside(truth));
-        let area = region.iter().filter(|&&r| r).count().max(1) as f64;
+        let (garment_l1, garment_ssim) = garment_scores(pixels, truth, &region, w, h);
         let person: Vec<bool> = truth_groups.iter().map(|&g| g != ParsingGroup::Background.id()).collect();
         let (mut region_mse, mut split_mse) = ([0.0; 4], [0.0; 4]);
         let garment = ParsingGroup::UpperGarment.id();
@@ -195,8 +203,8 @@ impl FrameScores {
             composite_ssim: ssim(pixels, truth, w, h),
             person_ssim: ssim_in(pixels, truth, w, h, Some(&person)),
             composite_mse: region_mse.iter().sum(),
-            garment_l1: ours.iter().zip(&true_garment).map(|(&x, &y)| (x as f64 - y as f64).abs()).sum::<f64>() / (area * 3.0 * 255.0),
-            garment_ssim: ssim_in(&ours, &true_garment, w, h, Some(&region)),
+            garment_l1,
+            garment_ssim,
         }
     }
 }
@@ -542,9 +550,6 @@ pub fn evaluate_warps(models: &Path, run: &Path, data: &Path, limit: usize) -> R
             crate::data::loader::resize_nearest(&parse.data, parse.width, parse.height, w as u32, h as u32).iter().map(|&id| cihp::group(id).id() == garment_id).collect();
         let target = ndarray::Array3::from_shape_fn((1, h, w), |(_, y, x)| region[y * w + x] as u8 as f32);
         let tensor = |x: &ndarray::Array3<f32>| crate::onnx::check::to_tensor(&gstgarmenttransfer::inputs::batch(x.clone()), &device);
-        let area = region.iter().filter(|&&r| r).count().max(1) as f64;
-        let inside = |img: &[u8]| -> Vec<u8> { img.chunks(3).zip(&region).flat_map(|(p, &r)| if r { [p[0], p[1], p[2]] } else { [0; 3] }).collect() };
-        let true_garment = inside(&truth);
         let cases = [
             ("teacher", &teacher, vec![tensor(&tb.cloth), tensor(&tb.cloth_mask), tensor(&target), tensor(&ta.pose)]),
             ("student", &student, vec![tensor(&tb.garment), tensor(&tb.garment_mask), tensor(&tb.pose), tensor(&target), tensor(&ta.pose)]),
@@ -553,18 +558,13 @@ pub fn evaluate_warps(models: &Path, run: &Path, data: &Path, limit: usize) -> R
             let out = net.forward(&mut Eager::new(&device), &inputs);
             let (garment, mask) = (crate::onnx::check::to_array(&out[0]), crate::onnx::check::to_array(&out[1]));
             let warped: Vec<u8> = (0..h * w).flat_map(|i| (0..3).map(move |c| (i, c))).map(|(i, c)| gstgarmenttransfer::inputs::byte(garment[[0, c, i / w, i % w]]).round().clamp(0.0, 255.0) as u8).collect();
-            let ours = inside(&warped);
-            let l1 = ours.iter().zip(&true_garment).map(|(&x, &y)| (x as f64 - y as f64).abs()).sum::<f64>() / (area * 3.0 * 255.0);
-            let (mut both, mut either) = (0usize, 0usize);
-            for (i, &r) in region.iter().enumerate() {
-                let m = mask[[0, 0, i / w, i % w]] > 0.5;
-                both += (m && r) as usize;
-                either += (m || r) as usize;
-            }
+            let (l1, ssim) = garment_scores(&warped, &truth, &region, w, h);
+            let drawn: Vec<u8> = mask.iter().map(|&m| (m > 0.5) as u8).collect();
             let e = sums.entry(key).or_default();
             e.0.push(l1);
-            e.1.push(ssim_in(&ours, &true_garment, w, h, Some(&region)));
-            e.2.push(both as f64 / either.max(1) as f64);
+            e.1.push(ssim);
+            // Neither the mask nor the region anywhere: nothing warped onto nothing scores 0.
+            e.2.push(iou(&drawn, &region.iter().map(|&r| r as u8).collect::<Vec<_>>(), 1).unwrap_or(0.0));
         }
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
