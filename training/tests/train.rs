@@ -209,6 +209,7 @@ fn a_stage_starts_from_a_models_folder_with_init_weights() {
         let err = String::from_utf8_lossy(&out.stderr).to_string();
         assert!(!out.status.success() && says.iter().all(|s| err.contains(s)), "expected {says:?} in: {err}");
     };
+    fails(train("nothing", "0", "7", &[]), &["--iterations 0", "--init-weights"]);
     let init = ["--init-weights", models.to_str().unwrap()];
     fails(
         garment_train()

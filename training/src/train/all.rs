@@ -91,6 +91,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     if several && args.init_weights.is_some() {
         bail!("--init-weights starts one stage's network from a models folder; name the stage (parser, densepose, student-parsing, student-warp or regrowth), not {}", if matches!(args.stage, StageArg::All) { "all" } else { "baselines" });
     }
+    if args.iterations == Some(0) && args.init_weights.is_none() {
+        bail!("--iterations 0 trains nothing: with --init-weights DIR it puts that folder's network into the run as it is; to train, give at least 1 iteration");
+    }
     let started = Instant::now();
     for &stage in &stages {
         let n = if stage_data(stage, args) == args.data.as_path() { samples } else { frame_samples };
