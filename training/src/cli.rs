@@ -259,6 +259,17 @@ pub struct TrainArgs {
     /// Student parsing: temperature of the response loss.
     #[arg(long, default_value_t = config::TEMPERATURE)]
     pub temperature: f32,
+    /// Student parsing: the dense pose S_P learns from. `dataset`: the dataset's, as T_P sees
+    /// it. `estimated`: the dense-pose network of the same --out (train densepose there first,
+    /// or put a shipped one in with --iterations 0 --init-weights) run on each person's image,
+    /// as the element gives S_P; T_P keeps the dataset's.
+    #[arg(long, value_enum, default_value_t = config::StudentPose::default())]
+    pub student_pose: config::StudentPose,
+    /// Student parsing: who teaches S_P. `teacher-parsing`: T_P of the same --out (the paper).
+    /// `student`: S_P as --init-weights gives it, frozen, seeing the dataset's dense pose while
+    /// the student sees the estimated one (needs --student-pose estimated).
+    #[arg(long, value_enum, default_value_t = config::Teacher::default())]
+    pub teacher: config::Teacher,
     /// Start every stage from the seed's initialisation (by default S_P starts from the T_P
     /// trained in the same --out).
     #[arg(long)]

@@ -144,6 +144,81 @@ fn student_parsing_runs_algorithm_1_phases_from_its_teacher() {
     assert!(merged["models"]["parser"]["training"].is_null(), "the parser comes untrained from --weights-from: {merged}");
 }
 
+/// `--student-pose estimated`: S_P learns from the dense pose a dense-pose network estimates,
+/// the teacher from the dataset's; `--teacher student` makes S_P as it starts that teacher.
+#[test]
+fn the_student_parsing_can_learn_from_the_estimated_dense_pose() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    assert!(garment_train().args(["synth", "--out", data.to_str().unwrap(), "--count", "8", "--size", "32x32", "--pairs", "0"]).status().unwrap().success());
+    let run = tmp.path().join("run");
+    let train = |stage: &str, out: &std::path::Path, extra: &[&str]| {
+        garment_train()
+            .args(["train", stage, "--data", data.to_str().unwrap(), "--preset", "tiny", "--out", out.to_str().unwrap()])
+            .args(["--iterations", "3", "--batch", "2", "--size", "32x32"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    for stage in ["densepose", "teacher-parsing"] {
+        let out = train(stage, &run, &[]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    // The same batches and teacher, the student's dense pose from the dataset or estimated by
+    // the run's (barely trained) dense-pose network: the student's input, so its loss, differs.
+    let first_response = |dir: &std::path::Path| -> f64 {
+        let text = std::fs::read_to_string(dir.join("transfer_parsing/losses.jsonl")).unwrap();
+        serde_json::from_str::<serde_json::Value>(text.lines().next().unwrap()).unwrap()["response"].as_f64().unwrap()
+    };
+    // Both runs start from the same dense pose and teacher.
+    fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                copy_tree(&entry.path(), &to.join(entry.file_name()));
+            } else {
+                std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+            }
+        }
+    }
+    let copy_run = |to: &std::path::Path| copy_tree(&run, to);
+    let (dataset, estimated) = (tmp.path().join("dataset"), tmp.path().join("estimated"));
+    copy_run(&dataset);
+    copy_run(&estimated);
+    let out = train("student-parsing", &dataset, &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = train("student-parsing", &estimated, &["--student-pose", "estimated"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (a, b) = (first_response(&dataset), first_response(&estimated));
+    assert!((a - b).abs() > 1e-6, "first response loss {a} with the dataset's dense pose, {b} with the estimate");
+    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(estimated.join("transfer_parsing/config.json")).unwrap()).unwrap();
+    assert_eq!(config["distill"]["student_pose"], "estimated");
+    assert_eq!(config["distill"]["teacher"], "teacher-parsing");
+
+    // S_P as a models folder gives it teaches itself seeing the dataset's dense pose.
+    let models = tmp.path().join("models");
+    let out = garment_train()
+        .args(["export", "--preset", "tiny", "--size", "32x32", "--checkpoints", estimated.to_str().unwrap(), "--out", models.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let own = tmp.path().join("own");
+    let init = ["--init-weights", models.to_str().unwrap()];
+    let out = train("student-parsing", &own, &[&init[..], &["--teacher", "student", "--student-pose", "estimated"]].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(own.join("transfer_parsing/config.json")).unwrap()).unwrap();
+    assert_eq!(config["distill"]["teacher"], "student");
+    assert!(first_response(&own).is_finite());
+    // What cannot be: a teacher seeing what its student sees, a teacher from nowhere.
+    let fails = |out: std::process::Output, says: &str| {
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(!out.status.success() && err.contains(says), "expected {says:?} in: {err}");
+    };
+    fails(train("student-parsing", &tmp.path().join("x"), &[&init[..], &["--teacher", "student"]].concat()), "--student-pose estimated");
+    fails(train("student-parsing", &tmp.path().join("y"), &["--teacher", "student", "--student-pose", "estimated"]), "--init-weights");
+}
+
 /// A shipped network trains on: `--init-weights` starts the stage from a models folder's file.
 #[test]
 fn a_stage_starts_from_a_models_folder_with_init_weights() {

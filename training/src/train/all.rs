@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 
-use super::config::{DistillSchedule, Stage, TrainConfig};
+use super::config::{DistillSchedule, Stage, StudentPose, Teacher, TrainConfig};
 use super::{train, trained_networks};
 use crate::cli::{StageArg, TrainArgs};
 use crate::data::Dataset;
@@ -44,6 +44,16 @@ pub fn stage_config(stage: Stage, args: &TrainArgs, samples: usize) -> Result<Tr
         Some((e1, e2)) => DistillSchedule::phases(e1, e2),
     };
     c.distill.temperature = args.temperature;
+    c.distill.student_pose = args.student_pose;
+    c.distill.teacher = args.teacher;
+    if args.teacher == Teacher::Student {
+        if args.student_pose != StudentPose::Estimated {
+            bail!("--teacher student: the student would see what its teacher sees; add --student-pose estimated");
+        }
+        if args.init_weights.is_none() {
+            bail!("--teacher student: the teacher is S_P as --init-weights MODELS gives it; name that folder");
+        }
+    }
     if args.scratch {
         c.init_from = None;
     }

@@ -70,7 +70,7 @@ pub fn train(config: &TrainConfig, out: &Path, resume: bool, progress: bool) -> 
         Stage::Densepose => run(config, out, resume, progress, || Ok(frame_nets::Densepose)),
         Stage::TeacherParsing => run(config, out, resume, progress, || Ok(teacher_parsing::TeacherParsing)),
         Stage::TeacherWarp => run(config, out, resume, progress, || Ok(teacher_warp::TeacherWarp)),
-        Stage::StudentParsing => run(config, out, resume, progress, || student_parsing::StudentParsing::new(out, preset)),
+        Stage::StudentParsing => run(config, out, resume, progress, || student_parsing::StudentParsing::new(out, config)),
         Stage::StudentWarp => run(config, out, resume, progress, || student_warp::StudentWarp::new(out, preset)),
         Stage::Regrowth => run(config, out, resume, progress, || Ok(regrowth::Regrowth)),
         Stage::BaselineSelfSupervised => run(config, out, resume, progress, || Ok(baselines::SelfSupervised)),

@@ -12,6 +12,11 @@
 //!   its output instead of transferring it; and this second pass, on inputs the element never
 //!   gives, normalises by its own batch without touching the batch-norm statistics that ship.
 //!
+//! With `--student-pose estimated` S_P sees the dense pose the run's dense-pose network
+//! estimates from each person's image (and the agnostic map that pose hides), as the element
+//! gives it, while T_P keeps the dataset's: the teacher's dense pose is then privileged
+//! information, and the student learns to answer as the teacher does from what the element has.
+//!
 //! The response loss is the KL divergence of S_P's softened parsing from T_P's (Hinton's
 //! soft targets, scaled by the temperature squared); the feature loss the mean squared error of
 //! the chosen decoder features.
@@ -22,14 +27,19 @@ use burn::tensor::activation::{log_softmax, softmax};
 use burn::tensor::{Device, Tensor};
 
 use super::{Losses, StageTrainer, Step, constant, frozen, frozen_device};
+use crate::data::PersonTensors;
 use crate::nn::Preset;
+use crate::nn::frame_net::FrameNet;
 use crate::nn::graph::Eager;
 use crate::nn::u2net::{Decoder, U2Net};
 use crate::train::TrainError;
 use crate::train::checkpoint::save_weights;
-use crate::train::config::DistillSchedule;
+use crate::train::checkpoint::weights_from_models;
+use crate::train::config::{DistillSchedule, StudentPose, Teacher, TrainConfig};
 use crate::train::losses::{cross_entropy, mse};
-use gstgarmenttransfer::contract::ParsingGroup;
+use gstgarmenttransfer::contract::{POSE_PARTS, ParsingGroup};
+use gstgarmenttransfer::inputs::{agnostic, one_hot};
+use gstgarmenttransfer::maps::argmax;
 
 /// The loss terms active in one epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,13 +70,58 @@ pub fn phase_snapshot(run_dir: &Path, phase: u8) -> std::path::PathBuf {
 pub struct StudentParsing {
     /// T_P, frozen.
     teacher: U2Net,
+    /// With `StudentPose::Estimated`: the dense-pose network trained in the same run, frozen,
+    /// whose estimate S_P sees.
+    estimator: Option<FrameNet>,
+    /// Which of B's garment masks the teacher sees: in shop (T_P) or as B wears it (S_P).
+    garment_of_b: Teacher,
     phase: u8,
 }
 
 impl StudentParsing {
-    /// The student of the teacher trained in `out`.
-    pub fn new(out: &Path, preset: Preset) -> Result<StudentParsing, TrainError> {
-        Ok(StudentParsing { teacher: frozen(out, "teacher_parsing", preset.parsing(&frozen_device()))?, phase: 0 })
+    /// The student of `config.distill.teacher` (T_P trained in `out`, or S_P of
+    /// `config.init_weights`), seeing the dense pose `config.distill.student_pose` says (the
+    /// estimate of the dense-pose network of `config.init_weights` when given, else of `out`).
+    pub fn new(out: &Path, config: &TrainConfig) -> Result<StudentParsing, TrainError> {
+        let (device, preset) = (frozen_device(), config.preset);
+        fn from_models<M: burn::module::Module>(out: &Path, config: &TrainConfig, name: &str, net: M) -> Result<M, TrainError> {
+            match &config.init_weights {
+                Some(dir) => weights_from_models(net, dir, name, config.preset),
+                None => frozen(out, name, net),
+            }
+        }
+        let estimator = match config.distill.student_pose {
+            StudentPose::Dataset => None,
+            StudentPose::Estimated => Some(from_models(out, config, "densepose", preset.densepose(&device))?),
+        };
+        let teacher = match config.distill.teacher {
+            Teacher::TeacherParsing => frozen(out, "teacher_parsing", preset.parsing(&device))?,
+            Teacher::Student => from_models(out, config, config.stage.name(), preset.parsing(&device))?,
+        };
+        Ok(StudentParsing { teacher, garment_of_b: config.distill.teacher, estimator, phase: 0 })
+    }
+
+    /// `people` as S_P sees them: with an estimator, each person's dense pose is the one-hot
+    /// argmax of its estimate from their image, and their agnostic map the one that pose hides
+    /// (built by the element's own `inputs`); otherwise as they are.
+    fn seen_by_student(&self, people: &[PersonTensors]) -> Vec<PersonTensors> {
+        let Some(net) = &self.estimator else { return people.to_vec() };
+        let device = frozen_device();
+        let images = crate::train::batch::field(people, |t| &t.image, &device);
+        let estimate = net.forward(&mut Eager::new(&device), &images);
+        let [n, parts, h, w] = estimate.dims();
+        let data = estimate.into_data().try_to_vec::<f32>().expect("the dense-pose network's logits are float");
+        let logits = ndarray::Array4::from_shape_vec((n, parts, h, w), data).expect("the logits of n people are [N, 25, H, W]");
+        people
+            .iter()
+            .enumerate()
+            .map(|(i, person)| {
+                let estimate = argmax(&logits.slice(ndarray::s![i..i + 1, .., .., ..]));
+                let pose = one_hot(&estimate, POSE_PARTS, h, w);
+                let groups = argmax(&person.parsing.view().insert_axis(ndarray::Axis(0)));
+                PersonTensors { agnostic: agnostic(&groups, pose.view()), pose, ..person.clone() }
+            })
+            .collect()
     }
 }
 
@@ -89,17 +144,24 @@ impl StageTrainer for StudentParsing {
             step.say(&format!("iteration {}, epoch {epoch:.2}: phase {}: {active:?}", step.iteration, active.phase));
         }
         let (a, b) = (step.tensors, &step.partners()?);
+        // What S_P sees of A and B (`StudentPose`); T_P sees the dataset's A.
+        let (a_seen, b_seen) = (self.seen_by_student(a), self.seen_by_student(b));
         let tau = schedule.temperature;
-        // Teacher signal: A trying on B's in-shop garment (frozen: computed off the tape).
+        // Teacher signal: A trying on B's in-shop garment (T_P), or wearing it as B does (S_P
+        // on the dataset's dense pose); frozen: computed off the tape.
         let inner = frozen_device();
-        let field = |of: &[crate::data::PersonTensors], pick: super::Pick, on: &Device| crate::train::batch::field(of, pick, on);
-        let tx = Tensor::cat(vec![field(a, |t| &t.agnostic, &inner), field(a, |t| &t.pose, &inner), field(b, |t| &t.cloth_mask, &inner)], 1);
+        let field = |of: &[PersonTensors], pick: super::Pick, on: &Device| crate::train::batch::field(of, pick, on);
+        let b_garment: super::Pick = match self.garment_of_b {
+            Teacher::TeacherParsing => |t| &t.cloth_mask,
+            Teacher::Student => |t| &t.garment_mask,
+        };
+        let tx = Tensor::cat(vec![field(a, |t| &t.agnostic, &inner), field(a, |t| &t.pose, &inner), field(b, b_garment, &inner)], 1);
         let t_out = self.teacher.forward(&mut Eager::new(&inner), &tx);
         let t_logits = constant(t_out.logits, device);
         let t_features = t_out.features.map(|f| constant(f, device));
         // Student input: B's garment as B wears it.
         let mut g = Eager::new(device);
-        let sx = Tensor::cat(vec![field(a, |t| &t.agnostic, device), field(a, |t| &t.pose, device), field(b, |t| &t.garment_mask, device)], 1);
+        let sx = Tensor::cat(vec![field(&a_seen, |t| &t.agnostic, device), field(&a_seen, |t| &t.pose, device), field(b, |t| &t.garment_mask, device)], 1);
         let s_out = s_p.forward(&mut g, &sx);
         let [n, _, h, w] = s_out.logits.dims();
         let p_t = softmax(t_logits.div_scalar(tau), 1);
@@ -115,7 +177,7 @@ impl StageTrainer for StudentParsing {
         }
         if active.self_study {
             let garment_category = s_out.logits.detach().argmax(1).equal_elem(ParsingGroup::UpperGarment as i64).float();
-            let bx = Tensor::cat(vec![field(b, |t| &t.agnostic, device), field(b, |t| &t.pose, device), garment_category], 1);
+            let bx = Tensor::cat(vec![field(&b_seen, |t| &t.agnostic, device), field(&b_seen, |t| &t.pose, device), garment_category], 1);
             let back = s_p.forward(&mut Eager::keeping_running_stats(device), &bx);
             let self_study = cross_entropy(back.logits, field(b, |t| &t.parsing, device));
             total = total + self_study.clone().mul_scalar(schedule.self_study_weight);
