@@ -260,9 +260,9 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = config::TEMPERATURE)]
     pub temperature: f32,
     /// Student parsing: the dense pose S_P learns from. `dataset`: the dataset's, as T_P sees
-    /// it. `estimated`: the dense-pose network of the same --out (train densepose there first,
-    /// or put a shipped one in with --iterations 0 --init-weights) run on each person's image,
-    /// as the element gives S_P; T_P keeps the dataset's.
+    /// it. `estimated`: a dense-pose network run on each person's image, as the element gives
+    /// S_P (the one of --init-weights when given, else the one trained in the same --out); T_P
+    /// keeps the dataset's.
     #[arg(long, value_enum, default_value_t = config::StudentPose::default())]
     pub student_pose: config::StudentPose,
     /// Student parsing: who teaches S_P. `teacher-parsing`: T_P of the same --out (the paper).

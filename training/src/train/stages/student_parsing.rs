@@ -21,6 +21,7 @@
 //! soft targets, scaled by the temperature squared); the feature loss the mean squared error of
 //! the chosen decoder features.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use burn::tensor::activation::{log_softmax, softmax};
@@ -104,8 +105,8 @@ impl StudentParsing {
     /// `people` as S_P sees them: with an estimator, each person's dense pose is the one-hot
     /// argmax of its estimate from their image, and their agnostic map the one that pose hides
     /// (built by the element's own `inputs`); otherwise as they are.
-    fn seen_by_student(&self, people: &[PersonTensors]) -> Vec<PersonTensors> {
-        let Some(net) = &self.estimator else { return people.to_vec() };
+    fn seen_by_student<'p>(&self, people: &'p [PersonTensors]) -> Cow<'p, [PersonTensors]> {
+        let Some(net) = &self.estimator else { return Cow::Borrowed(people) };
         let device = frozen_device();
         let images = crate::train::batch::field(people, |t| &t.image, &device);
         let estimate = net.forward(&mut Eager::new(&device), &images);
@@ -121,7 +122,8 @@ impl StudentParsing {
                 let groups = argmax(&person.parsing.view().insert_axis(ndarray::Axis(0)));
                 PersonTensors { agnostic: agnostic(&groups, pose.view()), pose, ..person.clone() }
             })
-            .collect()
+            .collect::<Vec<_>>()
+            .into()
     }
 }
 
@@ -144,8 +146,8 @@ impl StageTrainer for StudentParsing {
             step.say(&format!("iteration {}, epoch {epoch:.2}: phase {}: {active:?}", step.iteration, active.phase));
         }
         let (a, b) = (step.tensors, &step.partners()?);
-        // What S_P sees of A and B (`StudentPose`); T_P sees the dataset's A.
-        let (a_seen, b_seen) = (self.seen_by_student(a), self.seen_by_student(b));
+        // What S_P sees of A (`StudentPose`); T_P sees the dataset's A.
+        let a_seen = self.seen_by_student(a);
         let tau = schedule.temperature;
         // Teacher signal: A trying on B's in-shop garment (T_P), or wearing it as B does (S_P
         // on the dataset's dense pose); frozen: computed off the tape.
@@ -177,6 +179,7 @@ impl StageTrainer for StudentParsing {
         }
         if active.self_study {
             let garment_category = s_out.logits.detach().argmax(1).equal_elem(ParsingGroup::UpperGarment as i64).float();
+            let b_seen = self.seen_by_student(b);
             let bx = Tensor::cat(vec![field(&b_seen, |t| &t.agnostic, device), field(&b_seen, |t| &t.pose, device), garment_category], 1);
             let back = s_p.forward(&mut Eager::keeping_running_stats(device), &bx);
             let self_study = cross_entropy(back.logits, field(b, |t| &t.parsing, device));
