@@ -260,18 +260,10 @@ fn main() {
         refused_graph = without_graph;
         let (elem, latency) = element(&models_dir, ep, a.in_flight, a.cuda_graph, &reference_path, &frames, w, h);
         let per_frame = |v: f64| v / stats.frames.max(1) as f64;
-        // Nodes a frame runs: each model's nodes times its runs per frame.
+        // Nodes a frame runs: each run's graph nodes (the glue graphs' included), as counted by
+        // the chain.
+        let frame_nodes = per_frame(stats.nodes as f64);
         let runs_of = |stage: Stage| stats.count(stage) as f64 / stats.frames.max(1) as f64;
-        let frame_nodes: f64 = graph_nodes
-            .iter()
-            .map(|(name, n)| {
-                let stage = Stage::ALL.into_iter().find(|s| s.name() == *name).expect("every model is a stage");
-                // The parser stage runs the parser once per look (one to three a frame).
-                let others: f64 = Stage::ALL[1..5].iter().map(|&s| stats.count(s) as f64).sum();
-                let per = if stage == Stage::Parser { per_frame(stats.runs as f64 - others) } else { runs_of(stage) };
-                per * *n as f64
-            })
-            .sum();
         println!("{w}x{h}:");
         println!("  {:<18} {:>8} {:>8} {:>8} {:>8}", "stage (ms)", "total", "pre", "onnx", "post");
         let mut stages = serde_json::Map::new();

@@ -30,6 +30,10 @@ pub struct Bound {
     /// The reference whose data each input holds (`write(.., Some(id))`): not written again
     /// while the reference stays.
     holds: Vec<Option<u64>>,
+    /// The CUDA device the tensors are on; none: the CPU.
+    cuda: Option<i32>,
+    /// Nodes of the model's graph, as written (what a run executes, before ONNX Runtime fuses).
+    pub nodes: usize,
 }
 
 fn shape(channels: usize, h: usize, w: usize) -> [usize; 4] {
@@ -39,7 +43,7 @@ fn shape(channels: usize, h: usize, w: usize) -> [usize; 4] {
 impl Bound {
     /// Bind every input and output of `session` (model `spec`, batch 1 at `h` x `w`) to tensors
     /// on CUDA device `cuda` (none: the CPU).
-    pub fn new(session: Session, spec: &ModelSpec, h: usize, w: usize, cuda: Option<i32>) -> Result<Bound, String> {
+    pub fn new(session: Session, spec: &ModelSpec, h: usize, w: usize, cuda: Option<i32>, nodes: usize) -> Result<Bound, String> {
         let e = |e: ort::Error| e.to_string();
         let host = Allocator::default();
         let on_device = match cuda {
@@ -66,7 +70,7 @@ impl Bound {
             binding.bind_output(p.name, t).map_err(|err| format!("bind output '{}': {err}", p.name))?;
         }
         let holds = vec![None; inputs.len()];
-        Ok(Bound { session, binding, inputs, outputs, staging, holds })
+        Ok(Bound { session, binding, inputs, outputs, staging, holds, cuda, nodes })
     }
 
     /// Whether input `i` holds reference `id`'s data already.
@@ -94,6 +98,7 @@ impl Bound {
         };
         let bytes = match (&mut self.staging, feed) {
             (None, Feed::Host(a)) => from_host(*a, target)?,
+            (_, Feed::Output(model, _)) => return Err(format!("input {i}: the output of '{model}' must be handed over as the value it is")),
             (None, Feed::Held(v)) => {
                 // A held value of a CPU session is host memory.
                 let a = v.try_extract_array::<f32>().map_err(e)?;
@@ -120,6 +125,30 @@ impl Bound {
         // No synchronisation needed around it: the copies in (`write`) and out (`output`) are
         // ONNX Runtime runs that wait for their stream, and a run waits for its own.
         with_log(|| self.session.run_binding(&self.binding).map(drop)).map_err(|e| e.to_string())
+    }
+
+    /// Output `i` of the last run where the session left it (on its device), to feed to another
+    /// session (`Feed::Held`).
+    pub fn output_value(&self, i: usize) -> Result<&Tensor<f32>, String> {
+        self.outputs.get(i).ok_or_else(|| format!("no output {i}"))
+    }
+
+    /// A copy of output `i` of the last run that the session's next run does not overwrite, on
+    /// the same device: what a frame hands from one half of the chain to the other.
+    pub fn copy_of_output(&mut self, i: usize) -> Result<Tensor<f32>, String> {
+        let e = |e: ort::Error| e.to_string();
+        match self.cuda {
+            None => Tensor::from_array(self.output(i)?).map_err(e),
+            Some(device) => {
+                let out = self.output_value(i)?;
+                let allocator = Allocator::new(&self.session, MemoryInfo::new(AllocationDevice::CUDA, device, AllocatorType::Device, MemoryType::Default).map_err(e)?)
+                    .map_err(e)?;
+                let shape: Vec<usize> = out.shape().iter().map(|&d| d as usize).collect();
+                let mut copy = Tensor::<f32>::new(&allocator, shape).map_err(e)?;
+                with_log(|| out.copy_into(&mut copy)).map_err(e)?;
+                Ok(copy)
+            }
+        }
     }
 
     /// Output `i` of the last run, on the host.

@@ -13,11 +13,12 @@ use std::time::Instant;
 use ndarray::Array4;
 
 use crate::composite::{ALL_LAYERS, Layers, Transfer, composite, draw_box, draw_parsing, side_by_side};
-use crate::contract::{DENSEPOSE, ModelSpec, PARSER, POSE_PARTS, ParsingGroup, REGROWTH, TRANSFER_PARSING, WARP};
+use crate::contract::{DENSEPOSE, PARSER, POSE_PARTS, ParsingGroup, REGROWTH, TRANSFER_PARSING, WARP};
 use crate::frame::{FrameMut, Letterbox, RgbImage};
 use crate::framing::{MIN_PERSON_PX, Tracker, crop_around, cut_by};
 use crate::temporal::{Map, Temporal, softmax};
-use crate::inputs::{agnostic, batch, mask, one_hot};
+use crate::glue;
+use crate::inputs::{batch, mask, one_hot};
 use crate::maps::{Parsing, Tap, affine_paste, argmax};
 use crate::models::{ModelError, Models, Runs};
 use crate::person::{self, Look};
@@ -76,8 +77,9 @@ impl Stage {
     }
 }
 
-/// The models of the front half; the back half has the others.
-pub const FRONT_MODELS: [crate::contract::ModelSpec; 3] = [PARSER, DENSEPOSE, TRANSFER_PARSING];
+/// The models of the front half, with the glue graphs that make S_P's inputs (`glue`); the
+/// back half has the others.
+pub const FRONT_MODELS: [crate::contract::ModelSpec; 5] = [PARSER, DENSEPOSE, TRANSFER_PARSING, glue::POSE, glue::AGNOSTIC];
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Stats {
@@ -98,6 +100,8 @@ pub struct Stats {
     pub runs: u64,
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// Graph nodes the runs executed (`binding::Bound::nodes`).
+    pub nodes: u64,
 }
 
 impl Stats {
@@ -135,6 +139,7 @@ impl Stats {
             runs: self.runs + other.runs,
             bytes_in: self.bytes_in + other.bytes_in,
             bytes_out: self.bytes_out + other.bytes_out,
+            nodes: self.nodes + other.nodes,
         }
     }
     /// Close `stage`, begun at `since`, whose model runs were `runs`.
@@ -151,6 +156,7 @@ impl Stats {
         self.runs += runs.count;
         self.bytes_in += runs.bytes_in;
         self.bytes_out += runs.bytes_out;
+        self.nodes += runs.nodes;
         now
     }
 }
@@ -280,9 +286,9 @@ pub struct Dressed {
     parsing_probabilities: Array4<f32>,
     new_parsing: Vec<u8>,
     new_probabilities: Array4<f32>,
-    pose: Array4<f32>,
-    /// `pose` as the sessions hold it: S_P and S_W both read it, it is handed over once.
-    pose_held: Tensor<f32>,
+    /// P_A, the one-hot dense pose, where the sessions hold it (on their device): S_P and S_W
+    /// both read it, and it never visits the host.
+    pose: Tensor<f32>,
     smooth: bool,
     restarted: bool,
 }
@@ -298,17 +304,16 @@ fn flow_of(outputs: Vec<Array4<f32>>) -> Array4<f32> {
 /// A network input: built for this frame, or borrowed from the reference or the frame's maps.
 pub type Input<'a> = ndarray::CowArray<'a, f32, ndarray::Ix4>;
 
-/// S_P's inputs for person A (parsing groups and one-hot pose at model resolution) wearing the
-/// reference's garment: A's clothing-agnostic map, A's pose, B's garment mask.
-pub fn transfer_parsing_inputs<'a>(parsing: &[u8], pose: &'a Array4<f32>, reference: &'a Reference) -> [Input<'a>; 3] {
-    [batch(agnostic(parsing, pose.index_axis(ndarray::Axis(0), 0))).into(), pose.view().into(), reference.garment_mask.view().into()]
+/// S_W's inputs but the last, A's pose (which stays where the sessions hold it): B's garment as
+/// B wears it, its mask and B's pose; the garment region of A's new parsing.
+pub fn warp_inputs<'a>(reference: &'a Reference, new_parsing: &[u8], h: usize, w: usize) -> [Input<'a>; 4] {
+    let target_mask = batch(mask(new_parsing, &[ParsingGroup::UpperGarment], h, w));
+    [reference.garment.view().into(), reference.garment_mask.view().into(), reference.pose.view().into(), target_mask.into()]
 }
 
-/// S_W's inputs: B's garment as B wears it, its mask and B's pose; the garment region of A's
-/// new parsing and A's pose.
-pub fn warp_inputs<'a>(reference: &'a Reference, new_parsing: &[u8], pose: &'a Array4<f32>, h: usize, w: usize) -> [Input<'a>; 5] {
-    let target_mask = batch(mask(new_parsing, &[ParsingGroup::UpperGarment], h, w));
-    [reference.garment.view().into(), reference.garment_mask.view().into(), reference.pose.view().into(), target_mask.into(), pose.view().into()]
+/// Parsing group ids `[1, 1, H, W]` as the agnostic glue graph reads them.
+fn group_ids(parsing: &[u8], h: usize, w: usize) -> Array4<f32> {
+    Array4::from_shape_vec((1, 1, h, w), parsing.iter().map(|&g| g as f32).collect()).expect("a parsing has H x W pixels")
 }
 
 /// R's inputs: A's own skin (the model input masked by A's skin region), and the skin region
@@ -317,11 +322,6 @@ pub fn regrowth_inputs(input: &Array4<f32>, parsing: &[u8], new_parsing: &[u8], 
     let skin = ParsingGroup::UpperSkin;
     let old_skin = batch(mask(parsing, &[skin], h, w));
     [(input * &old_skin).into(), batch(mask(new_parsing, &[skin], h, w)).into()]
-}
-
-/// `inputs` of model `spec` as session feeds, input `name` the value `held` the sessions hold.
-fn fed<'a>(spec: &ModelSpec, inputs: &'a [Input], name: &str, held: &'a Tensor<f32>) -> Vec<Feed<'a>> {
-    spec.inputs.iter().zip(inputs).map(|(p, a)| if p.name == name { Feed::Held(held) } else { Feed::Host(a.view()) }).collect()
 }
 
 impl Chain {
@@ -460,15 +460,22 @@ impl Front {
             None => (argmax(&probabilities.view()), probabilities),
         };
         t = self.stats.record(Stage::Parser, t, self.models.take_runs());
+        // P_A: dense pose and its one-hot (`glue::POSE`) on the sessions' device, kept there.
         let pose = match given.and_then(|g| Some(g.sample(g.pose.as_ref()?, &fit, 0))) {
-            Some(pose) => batch(one_hot(&pose, POSE_PARTS, h, w)),
-            None => person::pose(&mut self.models, &input)?,
+            Some(pose) => self.models.hold(batch(one_hot(&pose, POSE_PARTS, h, w)).view())?,
+            None => {
+                self.models.run_on_device(&DENSEPOSE, &[Feed::Host(input.view())])?;
+                self.models.run_on_device(&glue::POSE, &[Feed::Output(DENSEPOSE.name, 0)])?;
+                self.models.keep(&glue::POSE, 0)?
+            }
         };
-        let pose_held = self.models.hold(pose.view())?;
         t = self.stats.record(Stage::Densepose, t, self.models.take_runs());
 
-        let inputs = transfer_parsing_inputs(&parsing, &pose, reference);
-        let feeds = fed(&TRANSFER_PARSING, &inputs, "pose", &pose_held);
+        // S_P on A's clothing-agnostic map (made beside the pose, `glue::AGNOSTIC`), A's pose
+        // and B's garment mask.
+        let ids = group_ids(&parsing, h, w);
+        self.models.run_on_device(&glue::AGNOSTIC, &[Feed::Host(ids.view()), Feed::Held(&pose)])?;
+        let feeds = [Feed::Output(glue::AGNOSTIC.name, 0), Feed::Held(&pose), Feed::Host(reference.garment_mask.view())];
         let mut transfer = self.models.run_with_reference(&TRANSFER_PARSING, &feeds, reference.id)?.swap_remove(0);
         softmax(&mut transfer);
         if smooth {
@@ -493,7 +500,6 @@ impl Front {
             new_parsing,
             new_probabilities: transfer,
             pose,
-            pose_held,
             smooth,
             restarted,
         })))
@@ -533,11 +539,13 @@ impl Back {
         let background = background.filter(|b| b.width == frame.width && b.height == frame.height);
         let mut t = Instant::now();
         let (parsing, new_parsing) = (&d.parsing, &d.new_parsing);
-        let inputs = warp_inputs(reference, new_parsing, &d.pose, h, w);
+        let inputs = warp_inputs(reference, new_parsing, h, w);
         let mut flow = if self.affine_paste {
             affine_paste(&reference.garment_mask, &inputs[3].to_owned())
         } else {
-            flow_of(self.models.run_with_reference(&WARP, &fed(&WARP, &inputs, "target_pose", &d.pose_held), reference.id)?)
+            let mut feeds: Vec<Feed> = inputs.iter().map(|a| Feed::Host(a.view())).collect();
+            feeds.push(Feed::Held(&d.pose));
+            flow_of(self.models.run_with_reference(&WARP, &feeds, reference.id)?)
         };
         if d.restarted {
             self.history.reset();

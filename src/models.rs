@@ -7,7 +7,8 @@ use ndarray::{Array4, ArrayView4};
 use ort::session::Session;
 use ort::value::Tensor;
 
-use crate::contract::{MODELS, ModelSpec, REFERENCE_INPUTS, UNREAD_OUTPUTS};
+use crate::contract::{MODELS, ModelSpec, REFERENCE_INPUTS, TRANSFER_PARSING, UNREAD_OUTPUTS};
+use crate::glue::GLUE;
 use crate::manifest::{Manifest, ManifestError};
 
 use crate::binding::Bound;
@@ -78,6 +79,8 @@ pub struct Runs {
     pub ort: std::time::Duration,
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// Graph nodes the runs executed (as the files write them).
+    pub nodes: u64,
     /// When the last run returned.
     pub last_end: Option<std::time::Instant>,
 }
@@ -201,13 +204,18 @@ impl Models {
 
     fn open_on(files: &ModelFiles, specs: &[ModelSpec], cuda: Option<i32>, threads: usize, cuda_graph: bool) -> Result<Models, ModelError> {
         let files = files.for_device(cuda);
-        let mut sessions = Vec::with_capacity(specs.len());
+        let mut sessions = Vec::with_capacity(specs.len() + GLUE.len());
         let mut without_cuda_graph = Vec::new();
-        for spec in specs {
-            let (_, bytes) = files.bytes.iter().find(|(s, _)| s.name == spec.name).ok_or_else(|| ModelError::Run {
-                model: spec.name.into(),
-                why: "not a model of the contract".into(),
-            })?;
+        // The glue graphs go with the transfer parsing, whose inputs they make.
+        let glue = if specs.contains(&TRANSFER_PARSING) { &GLUE[..] } else { &[] };
+        let (h, w) = (files.manifest.height, files.manifest.width);
+        for spec in specs.iter().chain(glue) {
+            let bytes = match files.bytes.iter().find(|(s, _)| s.name == spec.name) {
+                Some((_, bytes)) => std::borrow::Cow::Borrowed(bytes.as_slice()),
+                None if GLUE.contains(spec) => std::borrow::Cow::Owned(crate::glue::model(spec, h, w)),
+                None => return Err(ModelError::Run { model: spec.name.into(), why: "not a model of the contract".into() }),
+            };
+            let bytes = bytes.as_ref();
             let (plain, expected) = open_session(files, spec, bytes, cuda, threads)?;
             let bound = match cuda {
                 // A CUDA graph where ONNX Runtime can capture one (every node on CUDA, no
@@ -286,41 +294,90 @@ impl Models {
         Ok(value)
     }
 
+    /// `run` on feeds some of which other sessions hold (`Feed::Output`), fetching nothing:
+    /// the outputs stay where the session left them, for the next model (`Feed::Output`) or
+    /// for `keep`.
+    pub fn run_on_device(&mut self, spec: &ModelSpec, inputs: &[Feed]) -> Result<(), ModelError> {
+        self.run_inner(spec, inputs, None, false).map(drop)
+    }
+
+    /// A copy of output `output` of model `spec`'s last run, on the sessions' device, that the
+    /// next runs leave as it is: fed to later runs as `Feed::Held`.
+    pub fn keep(&mut self, spec: &ModelSpec, output: usize) -> Result<Tensor<f32>, ModelError> {
+        let fail = |why: String| ModelError::Run { model: spec.file.into(), why };
+        let (_, bound) = self.sessions.iter_mut().find(|(n, _)| *n == spec.name).ok_or_else(|| fail("not opened".into()))?;
+        bound.copy_of_output(output).map_err(fail)
+    }
+
     fn run_fed(&mut self, spec: &ModelSpec, inputs: &[Feed], reference: Option<u64>) -> Result<Vec<Array4<f32>>, ModelError> {
+        self.run_inner(spec, inputs, reference, true)
+    }
+
+    fn run_inner(&mut self, spec: &ModelSpec, inputs: &[Feed], reference: Option<u64>, fetch: bool) -> Result<Vec<Array4<f32>>, ModelError> {
         let fail = |why: String| ModelError::Run { model: spec.file.into(), why };
         let start = std::time::Instant::now();
         if inputs.len() != spec.inputs.len() {
             return Err(fail(format!("{} inputs fed, the model takes {}", inputs.len(), spec.inputs.len())));
         }
-        if let Some(recorded) = &mut self.recorded {
-            recorded.push((spec.name, inputs.iter().map(owned).collect::<Result<_, _>>().map_err(fail)?));
+        let at = self.sessions.iter().position(|(n, _)| *n == spec.name).ok_or_else(|| fail("not opened".into()))?;
+        // Out of the list while it runs, so that the sessions whose outputs it reads can be read.
+        let (name, mut bound) = self.sessions.remove(at);
+        let ran = self.run_bound(&mut bound, spec, inputs, reference, fetch);
+        self.sessions.insert(at, (name, bound));
+        let (outputs, bytes_in, nodes) = ran.map_err(fail)?;
+        let end = std::time::Instant::now();
+        self.runs.count += 1;
+        self.runs.nodes += nodes as u64;
+        self.runs.ort += end - start;
+        self.runs.bytes_in += bytes_in;
+        self.runs.bytes_out += outputs.iter().map(|a| (a.len() * std::mem::size_of::<f32>()) as u64).sum::<u64>();
+        self.runs.last_end = Some(end);
+        Ok(outputs)
+    }
+
+    /// Write `inputs` into `bound` (taken out of `sessions`), run it and fetch its outputs;
+    /// with them the bytes handed in and the nodes run.
+    fn run_bound(&mut self, bound: &mut Bound, spec: &ModelSpec, inputs: &[Feed], reference: Option<u64>, fetch: bool) -> Result<(Vec<Array4<f32>>, u64, usize), String> {
+        // Another session's output, as the value it holds.
+        let sessions = &self.sessions;
+        let resolve = |feed: &Feed<'_>| -> Result<Option<&Tensor<f32>>, String> {
+            let Feed::Output(model, k) = *feed else { return Ok(None) };
+            let (_, from) = sessions.iter().find(|(n, _)| *n == model).ok_or_else(|| format!("'{model}', whose output is fed, is not opened"))?;
+            from.output_value(k).map(Some)
+        };
+        if let Some(recorded) = &mut self.recorded
+            && !GLUE.contains(spec)
+        {
+            let mut copies = Vec::with_capacity(inputs.len());
+            for feed in inputs {
+                copies.push(match resolve(feed)? {
+                    Some(value) => owned(&Feed::Held(value))?,
+                    None => owned(feed)?,
+                });
+            }
+            recorded.push((spec.name, copies));
         }
-        let bound = &mut self.sessions.iter_mut().find(|(n, _)| *n == spec.name).ok_or_else(|| fail("not opened".into()))?.1;
+        let mut bytes_in = 0;
         // A reference's inputs are written at its first frame and kept for the next ones.
         for (i, (port, input)) in spec.inputs.iter().zip(inputs).enumerate() {
             let of_reference = reference.filter(|_| REFERENCE_INPUTS.contains(&(spec.name, port.name)));
             if of_reference.is_some_and(|id| bound.holds(i, id)) {
                 continue;
             }
-            self.runs.bytes_in += bound.write(i, input, of_reference).map_err(fail)?;
+            bytes_in += match resolve(input)? {
+                Some(value) => bound.write(i, &Feed::Held(value), None)?,
+                None => bound.write(i, input, of_reference)?,
+            };
         }
-        bound.run().map_err(fail)?;
+        bound.run()?;
         let unread: Vec<&str> =
             if reference.is_some() { UNREAD_OUTPUTS.iter().filter(|(m, _)| *m == spec.name).map(|(_, p)| *p).collect() } else { vec![] };
-        let outputs = spec
-            .outputs
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| !unread.contains(&p.name))
-            .map(|(i, _)| bound.output(i))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(fail)?;
-        let end = std::time::Instant::now();
-        self.runs.count += 1;
-        self.runs.ort += end - start;
-        self.runs.bytes_out += outputs.iter().map(|a| (a.len() * std::mem::size_of::<f32>()) as u64).sum::<u64>();
-        self.runs.last_end = Some(end);
-        Ok(outputs)
+        let outputs = if fetch {
+            spec.outputs.iter().enumerate().filter(|(_, p)| !unread.contains(&p.name)).map(|(i, _)| bound.output(i)).collect::<Result<Vec<_>, _>>()?
+        } else {
+            Vec::new()
+        };
+        Ok((outputs, bytes_in, bound.nodes))
     }
 
     /// Keep a copy of every input fed from now on (`take_recorded`), or stop.
@@ -347,6 +404,7 @@ fn owned(feed: &Feed) -> Result<Array4<f32>, String> {
             let a = v.try_extract_array::<f32>().map_err(|e| e.to_string())?;
             a.to_owned().into_dimensionality().map_err(|e| e.to_string())
         }
+        Feed::Output(model, _) => Err(format!("the output of '{model}' is not on the host")),
     }
 }
 
@@ -375,7 +433,7 @@ fn open_session(files: &ModelFiles, spec: &ModelSpec, bytes: &[u8], cuda: Option
     let mut session = new_session(files, spec, bytes, cuda, threads, false)?;
     let input = probe_input(spec, &files.manifest);
     let plain = probe(&mut session, spec, &files.manifest, &file, &input)?;
-    let mut bound = bind(session, spec, &files.manifest, &file, cuda)?;
+    let mut bound = bind(session, spec, &files.manifest, &file, cuda, nodes(bytes))?;
     let through_binding = run_bound(&mut bound, spec, &file, &input)?;
     same_outputs(&plain, &through_binding, &file, "through its bound tensors")?;
     Ok((bound, plain))
@@ -391,7 +449,7 @@ fn open_session(files: &ModelFiles, spec: &ModelSpec, bytes: &[u8], cuda: Option
 fn open_graph_session(files: &ModelFiles, spec: &ModelSpec, bytes: &[u8], device: i32, threads: usize, expected: &[Array4<f32>]) -> Result<Bound, ModelError> {
     let file = files.dir.join(spec.file);
     let session = new_session(files, spec, bytes, Some(device), threads, true)?;
-    let mut bound = bind(session, spec, &files.manifest, &file, Some(device))?;
+    let mut bound = bind(session, spec, &files.manifest, &file, Some(device), nodes(bytes))?;
     let input = probe_input(spec, &files.manifest);
     // The first bound run captures the graph (and replays it), the second replays it: a model
     // that cannot be captured or replayed fails here, at start, not on the first frame.
@@ -420,8 +478,13 @@ fn new_session(files: &ModelFiles, spec: &ModelSpec, bytes: &[u8], cuda: Option<
     Ok(session)
 }
 
-fn bind(session: Session, spec: &ModelSpec, manifest: &Manifest, file: &Path, cuda: Option<i32>) -> Result<Bound, ModelError> {
-    Bound::new(session, spec, manifest.height, manifest.width, cuda)
+/// Nodes of the graph in `bytes` (ONNX Runtime loaded it: it decodes).
+fn nodes(bytes: &[u8]) -> usize {
+    crate::proto::node_count(bytes).unwrap_or(0)
+}
+
+fn bind(session: Session, spec: &ModelSpec, manifest: &Manifest, file: &Path, cuda: Option<i32>, nodes: usize) -> Result<Bound, ModelError> {
+    Bound::new(session, spec, manifest.height, manifest.width, cuda, nodes)
         .map_err(|why| ModelError::Contract { file: file.to_path_buf(), why: format!("binding its tensors: {why}") })
 }
 

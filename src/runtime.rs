@@ -159,6 +159,9 @@ pub fn cpu_session(bytes: &[u8], what: &str, threads: usize) -> Result<Session, 
 pub enum Feed<'a> {
     Host(ArrayView4<'a, f32>),
     Held(&'a Tensor<f32>),
+    /// Output `.1` of model `.0`'s last run, where its session left it (on its device): one
+    /// session's output made the next one's input without visiting the host (`Models`).
+    Output(&'static str, usize),
 }
 
 /// Run `session` as model `spec`: `inputs` fed by the contract's names, in its order; the
@@ -172,6 +175,7 @@ pub fn run(session: &mut Session, spec: &ModelSpec, inputs: &[Feed], h: usize, w
         let value = match input {
             Feed::Host(a) => TensorRef::from_array_view(*a).map_err(|e| e.to_string())?.into(),
             Feed::Held(v) => (*v).into(),
+            Feed::Output(model, _) => return Err(format!("input '{}': the output of '{model}' is not a value this run can read", port.name)),
         };
         feeds.push((port.name, value));
     }

@@ -145,10 +145,11 @@ fn the_reference_is_handed_to_the_sessions_once_per_reference() {
         let mut f = FrameMut { data: &mut data, width: 120, height: 90, stride: 120 * 4, format: PixelFormat::Rgbx };
         assert!(matches!(chain.process(&mut f, reference, None, OutputMode::Composite).unwrap(), Outcome::Transferred(_)));
         // What is the frame's own, handed over once each: the model input to the parser and
-        // to dense pose, A's one-hot pose (read by S_P and S_W), the agnostic map, the target
-        // mask, and R's two inputs where it ran.
+        // to dense pose, the parsing's group ids (to the agnostic glue graph), the target mask,
+        // and R's two inputs where it ran. A's one-hot pose and agnostic map are made where
+        // the sessions run and never handed over.
         let regrowth = chain.stats().count(Stage::Regrowth) as usize;
-        let own = ((3 + 3 + 25 + 4 + 1 + 4 * regrowth) * H * W * 4) as u64;
+        let own = ((3 + 3 + 1 + 1 + 4 * regrowth) * H * W * 4) as u64;
         (chain.stats().bytes_in, own, data)
     };
     let (first_bytes, own, first_out) = frame(&mut chain, &first);
@@ -170,8 +171,8 @@ fn the_reference_is_handed_to_the_sessions_once_per_reference() {
     // not fetch the warped garment and mask (`UNREAD_OUTPUTS`), and the flow is the same.
     let pose = ndarray::Array4::<f32>::from_shape_fn((1, 25, H, W), |(_, c, y, x)| ((c + y * W + x) % 25 == 0) as u8 as f32);
     let parsing = vec![4u8; H * W];
-    let inputs = warp_inputs(&first, &parsing, &pose, H, W);
-    let views = inputs.each_ref().map(|a| a.view());
+    let inputs = warp_inputs(&first, &parsing, H, W);
+    let views: Vec<_> = inputs.iter().map(|a| a.view()).chain([pose.view()]).collect();
     let host = chain.back.models.run(&WARP, &views).unwrap();
     let feeds: Vec<Feed> = views.iter().map(|v| Feed::Host(*v)).collect();
     let held = chain.back.models.run_with_reference(&WARP, &feeds, first.id).unwrap();

@@ -7,8 +7,10 @@ pub mod folder;
 pub mod fp16;
 pub mod import;
 pub mod int8;
-pub mod proto;
 pub mod trace;
+
+/// ONNX's protobuf messages live in the element's crate, which writes its own glue graphs with them.
+pub use gstgarmenttransfer::proto;
 
 pub use export::{ExportError, Exported, InferenceNets, export_models};
 pub use fp16::Precision;
