@@ -8,11 +8,10 @@
 //!
 //! Defaults: the shipped `models/`, 640x480 and 1920x1080, the CPU, one frame in flight, 20
 //! frames after 2 warm-up frames. `--preset` exports networks of that preset with untrained
-//! weights whose parser sees a garment everywhere: every stage but arm regrowth then runs on
-//! every frame (regrowth runs where the new parsing puts skin that was not skin, which untrained
-//! transfer parsing seldom does), and the timings, which do not depend on the weight values, are
-//! those of the architecture. On the CPU the run also times the same weights in float32 where
-//! the folder's 8-bit form ran (`int8/`), and with the warp's correlations in their two older
+//! weights whose parser sees a garment everywhere and whose transfer parsing sees garment or
+//! skin everywhere: every stage, arm regrowth included, then runs on every frame, and the
+//! timings, which do not depend on the weight values, are those of the architecture. On the
+//! CPU the run also times the same weights in float32 where the folder's 8-bit form ran (`int8/`), and with the warp's correlations in their two older
 //! forms, stacked shifts and sliced shifts (float32 folders). On CUDA, `--cuda-graph on`
 //! captures the models in CUDA graphs (the element's `cuda-graph`, off by default) and also
 //! times the chain without them in the same run.
@@ -200,6 +199,32 @@ fn element(dir: &Path, ep: &str, in_flight: u32, cuda_graph: bool, reference_pat
     (secs, latency)
 }
 
+/// Make untrained transfer parsing answer upper garment or upper-body skin at every pixel, which
+/// of the two left to its untrained features: over a parser that sees a garment everywhere, the
+/// skin is new skin, so arm regrowth runs on every frame, beside a garment to warp and sample.
+fn skin_or_garment_transfer_parsing(nets: &mut garment_training::onnx::InferenceNets) {
+    use burn::module::Param;
+    use burn::tensor::{Tensor, TensorData};
+    use gstgarmenttransfer::contract::ParsingGroup;
+    for net in nets.nets.iter_mut() {
+        if let garment_training::nn::network::Network::TransferParsing(u) = net {
+            // Skin's logit the negative of the garment's, both far above the other groups': the
+            // sign of one untrained projection of the side outputs picks between them per pixel.
+            let [classes, cin, kh, kw] = u.fuse.weight.shape().dims::<4>();
+            let (garment, skin) = (ParsingGroup::UpperGarment as usize, ParsingGroup::UpperSkin as usize);
+            let device = u.fuse.weight.device();
+            let mut w = u.fuse.weight.val().into_data().try_to_vec::<f32>().unwrap();
+            let row = cin * kh * kw;
+            for i in 0..row {
+                w[skin * row + i] = -w[garment * row + i];
+            }
+            u.fuse.weight = Param::from_tensor(Tensor::from_data(TensorData::new(w, [classes, cin, kh, kw]), &device));
+            let bias: Vec<f32> = (0..classes).map(|c| if c == garment || c == skin { 10.0 } else { -10.0 }).collect();
+            u.fuse.bias = Some(Param::from_tensor(Tensor::from_data(TensorData::new(bias, [classes]), &device)));
+        }
+    }
+}
+
 fn main() {
     common::init();
     let a = args();
@@ -210,6 +235,7 @@ fn main() {
             let device = garment_training::nn::default_device();
             let mut nets = garment_training::onnx::InferenceNets::untrained(preset, &device);
             common::all_garment_parser(&mut nets);
+            skin_or_garment_transfer_parsing(&mut nets);
             let dir = tmp.path().join("models");
             garment_training::onnx::export_models(&nets, preset, garment_training::onnx::Precision::Fp32, 256, 192, &dir, None).unwrap();
             dir
