@@ -312,7 +312,7 @@ pub fn warp_inputs<'a>(reference: &'a Reference, new_parsing: &[u8], h: usize, w
 }
 
 /// Parsing group ids `[1, 1, H, W]` as the agnostic glue graph reads them.
-fn group_ids(parsing: &[u8], h: usize, w: usize) -> Array4<f32> {
+pub fn group_ids(parsing: &[u8], h: usize, w: usize) -> Array4<f32> {
     Array4::from_shape_vec((1, 1, h, w), parsing.iter().map(|&g| g as f32).collect()).expect("a parsing has H x W pixels")
 }
 
