@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use ndarray::Array4;
 
+use crate::composite_graph::DeviceComposite;
 use crate::composite::{ALL_LAYERS, Layers, Transfer, composite, draw_box, draw_parsing, side_by_side};
 use crate::contract::{DENSEPOSE, PARSER, POSE_PARTS, ParsingGroup, REGROWTH, TRANSFER_PARSING, WARP};
 use crate::frame::{FrameMut, Letterbox, RgbImage};
@@ -203,6 +204,8 @@ pub struct Back {
     /// Evaluation's baseline: paste B's garment by its bounding box instead of running the warp.
     pub affine_paste: bool,
     history: Temporal,
+    /// The composite as a graph on the sessions' device (`composite_graph`); none: on the host.
+    device_composite: Option<DeviceComposite>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -508,7 +511,21 @@ impl Front {
 
 impl Back {
     pub fn new(models: Models) -> Back {
-        Back { models, stats: Stats::default(), affine_paste: false, history: Temporal::default() }
+        Back { models, stats: Stats::default(), affine_paste: false, history: Temporal::default(), device_composite: None }
+    }
+
+    /// Composite on the sessions' device (`composite_graph`: on CUDA the frame's pixels cross
+    /// once each way instead of the composite running on the host's cores), or on the host.
+    /// The debugging outputs that draw fewer layers, and a background plate, stay on the host.
+    pub fn composite_on_device(&mut self, on: bool) -> Result<(), ModelError> {
+        let (h, w) = self.models.resolution();
+        self.device_composite = if on { Some(DeviceComposite::open(h, w, self.models.cuda_device())?) } else { None };
+        Ok(())
+    }
+
+    /// Whether the composite runs on the sessions' device.
+    pub fn composites_on_device(&self) -> bool {
+        self.device_composite.is_some()
     }
 
     pub fn reset(&mut self) {
@@ -577,14 +594,20 @@ impl Back {
             regrown: regrown.as_ref(),
         };
         let layers = if mode == OutputMode::WarpedGarment { Layers { garment: true, skin: false, fill: false } } else { ALL_LAYERS };
-        composite(frame, &d.fit, &transfer, reference, background, layers);
+        let runs = match self.device_composite.as_mut().filter(|_| layers == ALL_LAYERS && background.is_none()) {
+            Some(device) => device.run(frame, &d.fit, &transfer, reference)?,
+            None => {
+                composite(frame, &d.fit, &transfer, reference, background, layers);
+                Runs::default()
+            }
+        };
         if mode == OutputMode::Framing {
             draw_box(frame, d.fit.source_rect(frame.width, frame.height), [255, 220, 0]);
         }
         if mode == OutputMode::SideBySide {
             frame.write_rgb(&side_by_side(&d.input_rgb, &frame.to_rgb()));
         }
-        self.stats.record(Stage::Composite, t, self.models.take_runs());
+        self.stats.record(Stage::Composite, t, runs);
         self.stats.frames += 1;
         let Dressed { fit, parsing, new_parsing, new_probabilities, .. } = *d;
         Ok(Outcome::Transferred(Box::new(FrameMaps { fit, parsing, transfer_parsing: new_parsing, transfer_probabilities: new_probabilities })))

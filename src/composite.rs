@@ -45,6 +45,29 @@ fn standard(a: &Array4<f32>) -> &[f32] {
     a.as_slice().expect("model-resolution arrays are in standard layout")
 }
 
+/// The fill's colour at model resolution, planar RGB bytes: the frame as the model saw it,
+/// inpainted (push-pull) from what is neither old nor new person where no background plate is
+/// given.
+pub fn fill_colour(t: &Transfer, layers: Layers, background: Option<&RgbImage>) -> [Vec<f32>; 3] {
+    let (_, _, h, w) = t.model_input.dim();
+    let n = w * h;
+    let (garment, skin) = (ParsingGroup::UpperGarment.id(), ParsingGroup::UpperSkin.id());
+    let (old, new) = (t.old_parsing.labels(), t.new_parsing.labels());
+    let input = standard(t.model_input);
+    let mut fill: [Vec<f32>; 3] = std::array::from_fn(|c| (0..n).map(|i| byte(input[c * n + i])).collect());
+    if layers.fill && background.is_none() {
+        let known: Vec<f32> = (0..n).map(|i| if old[i] == garment || new[i] == garment || new[i] == skin { 0.0 } else { 1.0 }).collect();
+        push_pull(&mut fill, &known, w, h);
+    }
+    fill
+}
+
+/// R's output as planar RGB bytes, when it ran.
+pub fn regrown_colour(t: &Transfer) -> Option<[Vec<f32>; 3]> {
+    let n = t.flow.shape()[2] * t.flow.shape()[3];
+    t.regrown.map(|r| std::array::from_fn(|c| standard(r)[c * n..(c + 1) * n].iter().map(|&v| byte(v)).collect()))
+}
+
 /// Composite `t` over `frame`, in place: only the pixels inside the model's view are read and
 /// written, each from itself (rows in parallel). `fit` places the frame in the model input;
 /// `background` is an optional plate of the empty scene at frame resolution.
@@ -52,18 +75,8 @@ pub fn composite(frame: &mut FrameMut, fit: &Letterbox, t: &Transfer, reference:
     let (w, h) = (fit.width, fit.height);
     let n = w * h;
     let (garment, skin) = (ParsingGroup::UpperGarment.id(), ParsingGroup::UpperSkin.id());
-    let (old, new) = (t.old_parsing.labels(), t.new_parsing.labels());
-    let input = standard(t.model_input);
-
-    // Fill colour at model resolution: inpainted from what is neither old nor new person.
-    let mut fill: [Vec<f32>; 3] = std::array::from_fn(|c| (0..n).map(|i| byte(input[c * n + i])).collect());
-    if layers.fill && background.is_none() {
-        let known: Vec<f32> = (0..n).map(|i| if old[i] == garment || new[i] == garment || new[i] == skin { 0.0 } else { 1.0 }).collect();
-        push_pull(&mut fill, &known, w, h);
-    }
-
-    let regrown: Option<Vec<Vec<f32>>> =
-        t.regrown.map(|r| (0..3).map(|c| standard(r)[c * n..(c + 1) * n].iter().map(|&v| byte(v)).collect()).collect());
+    let fill = fill_colour(t, layers, background);
+    let regrown = regrown_colour(t);
     let flow = standard(t.flow);
     let (flow_x, flow_y) = (&flow[..n], &flow[n..2 * n]);
     // Whether a frame pixel whose old and new groups are these has a layer to draw.

@@ -56,7 +56,7 @@ pub fn model(spec: &ModelSpec, h: usize, w: usize) -> Vec<u8> {
         let hides = (0..POSE_PARTS).map(|p| if agnostic_hides(p as u8) { 1.0 } else { 0.0 }).collect();
         g.initializer.push(floats("groups", per_channel(AGNOSTIC_GROUPS.len()), groups));
         g.initializer.push(floats("hides", per_channel(POSE_PARTS), hides));
-        g.initializer.push(floats("half", vec![], vec![0.5]));
+        g.initializer.push(float_scalar("half", 0.5));
         g.initializer.push(int64s("channel_axis", vec![1], vec![1]));
         g.node.push(node("Equal", &["parsing", "groups"], "in_group", vec![]));
         g.node.push(node("Mul", &["pose", "hides"], "hidden_parts", vec![]));
@@ -78,25 +78,34 @@ pub fn model(spec: &ModelSpec, h: usize, w: usize) -> Vec<u8> {
 }
 
 fn node(op: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>) -> NodeProto {
+    node_outputs(op, inputs, &[output], attribute)
+}
+
+/// A node of the default domain, named after its first output.
+pub(crate) fn node_outputs(op: &str, inputs: &[&str], outputs: &[&str], attribute: Vec<AttributeProto>) -> NodeProto {
     NodeProto {
         input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: vec![output.into()],
-        name: output.into(),
+        output: outputs.iter().map(|s| s.to_string()).collect(),
+        name: outputs[0].into(),
         op_type: op.into(),
         attribute,
         domain: String::new(),
     }
 }
 
-fn int(name: &str, i: i64) -> AttributeProto {
+pub(crate) fn int(name: &str, i: i64) -> AttributeProto {
     AttributeProto { name: name.into(), i, r#type: attribute_type::INT, ..Default::default() }
 }
 
-fn floats(name: &str, dims: Vec<i64>, values: Vec<f32>) -> TensorProto {
+pub(crate) fn floats(name: &str, dims: Vec<i64>, values: Vec<f32>) -> TensorProto {
     TensorProto { dims, data_type: data_type::FLOAT, name: name.into(), raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect() }
 }
 
-fn int64s(name: &str, dims: Vec<i64>, values: Vec<i64>) -> TensorProto {
+pub(crate) fn float_scalar(name: &str, v: f32) -> TensorProto {
+    floats(name, vec![], vec![v])
+}
+
+pub(crate) fn int64s(name: &str, dims: Vec<i64>, values: Vec<i64>) -> TensorProto {
     TensorProto { dims, data_type: data_type::INT64, name: name.into(), raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect() }
 }
 

@@ -10,11 +10,13 @@
 //! - `runtime`, `binding`, `models`: ONNX Runtime, execution providers, sessions bound to
 //!   their tensors, the checked models folder;
 //! - `inputs`: the networks' inputs, built one way for the element and for training;
-//! - `person`, `reference`, `chain`, `composite`, `frame`, `maps`: the per-frame data flow.
+//! - `person`, `reference`, `chain`, `composite`, `frame`, `maps`: the per-frame data flow;
+//! - `glue`, `composite_graph`: the work between and after the models as graphs of their own.
 
 pub mod binding;
 pub mod chain;
 pub mod composite;
+pub mod composite_graph;
 pub mod contract;
 pub mod files;
 pub mod frame;

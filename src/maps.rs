@@ -132,6 +132,12 @@ impl<'a> Parsing<'a> {
         (l(x.i1, y.i0) == g && l(x.i0, y.i1) == g && l(x.i1, y.i1) == g).then_some(g)
     }
 
+    /// Group `g`'s probabilities at model resolution.
+    pub fn plane(&self, g: u8) -> &'a [f32] {
+        let n = self.labels.len();
+        &self.probabilities[g as usize * n..(g as usize + 1) * n]
+    }
+
     /// The interpolated probability of group `g` at taps `x`, `y`.
     #[inline]
     pub fn probability(&self, g: u8, x: Tap, y: Tap) -> f32 {

@@ -266,6 +266,11 @@ impl Models {
         self
     }
 
+    /// The CUDA device the sessions run on; none: the CPU.
+    pub fn cuda_device(&self) -> Option<i32> {
+        self.cuda
+    }
+
     /// Model resolution (height, width).
     pub fn resolution(&self) -> (usize, usize) {
         (self.manifest.height, self.manifest.width)
@@ -476,6 +481,19 @@ fn new_session(files: &ModelFiles, spec: &ModelSpec, bytes: &[u8], cuda: Option<
         b.commit_from_memory(bytes).map_err(|e| ModelError::Contract { file: file.clone(), why: format!("ONNX Runtime cannot load it: {e}") })?;
     check_session(&session, spec, &files.manifest, &file)?;
     Ok(session)
+}
+
+/// A session for one of the element's own graphs (`composite_graph`) on `cuda` (none: the CPU),
+/// in the process-wide pool: shapes may change from frame to frame, so no CUDA graph.
+pub fn graph_session(bytes: &[u8], what: &str, cuda: Option<i32>) -> Result<Session, ModelError> {
+    with_log(|| {
+        let mut b = session_builder(crate::runtime::pool_threads(), what)?;
+        if let Some(device) = cuda {
+            let ep = cuda_provider(device).build().error_on_failure();
+            b = b.with_execution_providers([ep]).map_err(|e| ModelError::Cuda { device, why: e.to_string() })?;
+        }
+        b.commit_from_memory(bytes).map_err(|e| ModelError::Run { model: what.into(), why: format!("ONNX Runtime cannot load it: {e}") })
+    })
 }
 
 /// Nodes of the graph in `bytes` (ONNX Runtime loaded it: it decodes).

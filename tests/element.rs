@@ -179,6 +179,7 @@ fn the_cpu_runs_the_folders_int8_form_unless_int8_is_off() {
         assert!(matches!(msg.as_ref().map(|m| m.view()), Some(gst::MessageView::Eos(_))), "{msg:?}");
         let stats = pipeline.by_name("gt").unwrap().property::<gst::Structure>("stats");
         assert_eq!(stats.get::<&str>("precision").unwrap(), precision, "{extra}: {stats}");
+        assert_eq!(stats.get::<&str>("composite").unwrap(), "host", "on the CPU the composite runs on the host by default: {stats}");
         pipeline.set_state(gst::State::Null).unwrap();
     }
 }

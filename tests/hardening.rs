@@ -284,6 +284,30 @@ fn two_frames_in_flight_give_the_frames_of_one_in_order() {
     }
 }
 
+/// The composite as a graph on the models' device (here the CPU's ONNX Runtime) writes the
+/// bytes the host's composite writes, frame after frame of a person walking.
+#[test]
+fn the_composite_on_the_device_gives_the_frames_of_the_host() {
+    init();
+    let tmp = tempfile::tempdir().unwrap();
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let r = person_png(tmp.path(), "reference.png", 3);
+    let world = garment_training::synth::World::new(128, 96, 6).unwrap();
+    let seq = world.sequence(6);
+    let own = world.tailor(&seq.person.upper).unwrap();
+    let frames: Vec<Vec<u8>> = seq.poses.iter().map(|p| world.draw_posed(&seq.person, p, &own).unwrap().rgb).collect();
+    let (host_ended, host) = push_frames(&format!("{} name=gt composite=host", gt(&shipped, &r)), &frames);
+    let (device_ended, device) = push_frames(&format!("{} name=gt composite=device", gt(&shipped, &r)), &frames);
+    assert!(host_ended.eos && device_ended.eos, "{:?} {:?}", host_ended.errors, device_ended.errors);
+    assert_eq!((host.len(), device.len()), (frames.len(), frames.len()), "every frame comes out");
+    let dressed = host.iter().zip(&frames).filter(|(o, f)| o != f).count();
+    assert!(dressed >= frames.len() / 2, "the person is dressed in most frames: {dressed} of {}", frames.len());
+    for (i, (a, b)) in host.iter().zip(&device).enumerate() {
+        let differ = a.iter().zip(b).filter(|(x, y)| x != y).count();
+        assert_eq!(differ, 0, "frame {i}: {differ} bytes differ between the host's composite and the device's");
+    }
+}
+
 #[test]
 fn buffers_whose_video_meta_differs_from_the_caps() {
     init();

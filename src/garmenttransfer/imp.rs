@@ -50,7 +50,7 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
-use super::{ExecutionProvider, Output};
+use super::{Composite, ExecutionProvider, Output};
 use crate::chain::{Chain, Outcome, OutputMode, Stage, Stats};
 use crate::contract::{DENSEPOSE, MODELS, PARSER};
 use crate::frame::{FrameMut, PixelFormat, RgbImage};
@@ -83,6 +83,7 @@ struct Settings {
     execution_provider: ExecutionProvider,
     device_id: i32,
     cuda_graph: bool,
+    composite: Composite,
     output: Output,
     background: Option<PathBuf>,
     max_failures: u32,
@@ -100,6 +101,7 @@ impl Default for Settings {
             execution_provider: ExecutionProvider::Auto,
             device_id: 0,
             cuda_graph: false,
+            composite: Composite::Auto,
             output: Output::Composite,
             background: None,
             max_failures: DEFAULT_MAX_FAILURES,
@@ -217,6 +219,8 @@ struct Snapshot {
     provider: &'static str,
     /// The manifest's precision of the files running: fp32, fp16, or int8 (the 8-bit form).
     precision: String,
+    /// Where the composite runs: "host" or "device".
+    composite: &'static str,
     failed: u64,
     reference: Option<PathBuf>,
 }
@@ -342,6 +346,7 @@ impl GarmentTransfer {
             .field("failed", snap.failed)
             .field("execution-provider", snap.provider)
             .field("precision", snap.precision.as_str())
+            .field("composite", snap.composite)
             .field("reference", snap.reference.map(|p| p.to_string_lossy().into_owned()).unwrap_or_default());
         if let Some([x, y, w, h]) = st.crop {
             s = s.field("crop-x", x as f64).field("crop-y", y as f64).field("crop-width", w as f64).field("crop-height", h as f64);
@@ -386,6 +391,11 @@ impl ObjectImpl for GarmentTransfer {
                     .nick("CUDA graphs")
                     .blurb("On CUDA, capture each model in a CUDA graph at start and replay it on every frame (one launch instead of one per node); a model whose graph cannot be captured, or whose replay differs from a plain run at start, runs without one, with a warning saying why. Off by default: with ONNX Runtime 1.31.1 on an H200 the replays were seen to leave the outputs unwritten")
                     .default_value(false)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default("composite", Composite::Auto)
+                    .nick("Where the composite runs")
+                    .blurb("auto: on the GPU when the models run on CUDA (the frame's pixels inside the person's crop go to the device once and come back once), else on the host's cores; host; device: as a graph on the models' device, CUDA or CPU, or an error. Either way the same bytes (checked at start). The debugging outputs that draw fewer layers, and a background plate, composite on the host")
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecEnum::builder_with_default("output", Output::Composite)
@@ -433,7 +443,7 @@ impl ObjectImpl for GarmentTransfer {
                     .build(),
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Statistics")
-                    .blurb("Never waits for a frame. Frames processed, passed through (nobody in them, or nobody taller than 32 pixels), failed (inference error, passed through), execution provider, the active reference, the last crop (crop-x, crop-y, crop-width, crop-height in frame pixels; absent when nobody was found), and mean and last milliseconds per stage: parser, densepose, transfer-parsing, warp, regrowth, composite")
+                    .blurb("Never waits for a frame. Frames processed, passed through (nobody in them, or nobody taller than 32 pixels), failed (inference error, passed through), execution provider, precision, where the composite runs (host or device), the active reference, the last crop (crop-x, crop-y, crop-width, crop-height in frame pixels; absent when nobody was found), and mean and last milliseconds per stage: parser, densepose, transfer-parsing, warp, regrowth, composite")
                     .read_only()
                     .build(),
             ]
@@ -469,6 +479,7 @@ impl ObjectImpl for GarmentTransfer {
             "execution-provider" => lock(&self.settings).execution_provider = value.get().unwrap_or_default(),
             "device-id" => lock(&self.settings).device_id = value.get().unwrap_or(0),
             "cuda-graph" => lock(&self.settings).cuda_graph = value.get().unwrap_or(false),
+            "composite" => lock(&self.settings).composite = value.get().unwrap_or_default(),
             "output" => lock(&self.settings).output = value.get().unwrap_or_default(),
             "background" => lock(&self.settings).background = path(value),
             "max-consecutive-failures" => lock(&self.settings).max_failures = value.get::<u32>().unwrap_or(DEFAULT_MAX_FAILURES).max(1),
@@ -492,6 +503,7 @@ impl ObjectImpl for GarmentTransfer {
             "execution-provider" => s.execution_provider.to_value(),
             "device-id" => s.device_id.to_value(),
             "cuda-graph" => s.cuda_graph.to_value(),
+            "composite" => s.composite.to_value(),
             "output" => s.output.to_value(),
             "background" => show(&s.background).to_value(),
             "max-consecutive-failures" => s.max_failures.to_value(),
@@ -622,7 +634,22 @@ impl BaseTransformImpl for GarmentTransfer {
             .name("garmenttransfer-reference".into())
             .spawn(move || reference_worker(rx, worker_front, worker_active, latest, snapshot, element))
             .map_err(|e| gst::error_msg!(gst::CoreError::Thread, ("cannot start the reference worker: {}", e)))?;
-        let chain = Chain::new(models);
+        let mut chain = Chain::new(models);
+        let on_device = match settings.composite {
+            Composite::Host => false,
+            Composite::Device => true,
+            Composite::Auto => chain.back.models.cuda_device().is_some(),
+        };
+        if on_device && let Err(e) = chain.back.composite_on_device(true) {
+            if settings.composite == Composite::Device {
+                keep(chain.into_models());
+                return Err(gst::error_msg!(gst::LibraryError::Init, ("composite=device: {}", e)));
+            }
+            gst::element_imp_warning!(self, gst::LibraryError::Init, ("Compositing on the host: {}", e));
+        }
+        let composite = if chain.back.composites_on_device() { "device" } else { "host" };
+        gst::info!(CAT, imp = self, "composite on the {composite}");
+        lock(&self.snapshot).composite = composite;
         let engine = if settings.frames_in_flight > 1 {
             // Threads that cannot start leave the models to the next start.
             Engine::Pipelined(Pipelined::new(chain).map_err(|e| gst::error_msg!(gst::CoreError::Thread, ("cannot start the chain's threads: {}", e)))?)

@@ -45,9 +45,24 @@ pub enum ExecutionProvider {
     Cpu = 2,
 }
 
+/// Where the full-resolution composite runs.
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstGarmentTransferComposite")]
+pub enum Composite {
+    #[default]
+    #[enum_value(name = "On the GPU when the models run on CUDA, else on the host", nick = "auto")]
+    Auto = 0,
+    #[enum_value(name = "On the host's cores", nick = "host")]
+    Host = 1,
+    #[enum_value(name = "As a graph on the models' device (CUDA or CPU), or an error", nick = "device")]
+    Device = 2,
+}
+
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     ort_log::install();
     Output::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     ExecutionProvider::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    Composite::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     gst::Element::register(Some(plugin), "garmenttransfer", gst::Rank::NONE, GarmentTransfer::static_type())
 }
