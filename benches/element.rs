@@ -4,7 +4,8 @@
 //! taken from the sessions (on a GPU: what crosses between host and device).
 //!
 //!   cargo bench --bench element -- [--models DIR | --preset lite|paper|tiny] [--size WxH]...
-//!       [--provider cpu|cuda] [--cuda-graph on|off] [--in-flight 1|2] [--frames N] [--json FILE]
+//!       [--provider cpu|cuda] [--cuda-graph on|off] [--composite host|device] [--in-flight 1|2]
+//!       [--frames N] [--json FILE]
 //!
 //! Defaults: the shipped `models/`, 640x480 and 1920x1080, the CPU, one frame in flight, 20
 //! frames after 2 warm-up frames. `--preset` exports networks of that preset with untrained
@@ -14,7 +15,9 @@
 //! CPU the run also times the same weights in float32 where the folder's 8-bit form ran (`int8/`), and with the warp's correlations in their two older
 //! forms, stacked shifts and sliced shifts (float32 folders). On CUDA, `--cuda-graph on`
 //! captures the models in CUDA graphs (the element's `cuda-graph`, off by default) and also
-//! times the chain without them in the same run.
+//! times the chain without them in the same run. `--composite` is where the full-resolution
+//! composite runs (the element's `composite`; default as its `auto`: the device on CUDA, the
+//! host on the CPU); the other place is timed beside it in the same run.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -40,12 +43,13 @@ struct Args {
     cuda: bool,
     in_flight: u32,
     cuda_graph: bool,
+    composite_on_device: Option<bool>,
     frames: usize,
     json: Option<PathBuf>,
 }
 
 fn args() -> Args {
-    let mut a = Args { models: None, preset: None, sizes: vec![], cuda: false, in_flight: 1, cuda_graph: false, frames: 20, json: None };
+    let mut a = Args { models: None, preset: None, sizes: vec![], cuda: false, in_flight: 1, cuda_graph: false, composite_on_device: None, frames: 20, json: None };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
         let mut v = || it.next().unwrap_or_else(|| panic!("{k} needs a value"));
@@ -68,6 +72,13 @@ fn args() -> Args {
             "--provider" => a.cuda = v() == "cuda",
             "--in-flight" => a.in_flight = v().parse().expect("--in-flight 1|2"),
             "--cuda-graph" => a.cuda_graph = v() == "on",
+            "--composite" => {
+                a.composite_on_device = Some(match v().as_str() {
+                    "device" => true,
+                    "host" => false,
+                    other => panic!("--composite {other}: expected host or device"),
+                })
+            }
             "--frames" => a.frames = v().parse().expect("--frames N"),
             "--json" => a.json = Some(v().into()),
             _ => {} // cargo's own --bench
@@ -109,26 +120,28 @@ fn older_copy(dir: &Path, out: &Path, form: CorrelationForm) -> PathBuf {
     out.to_path_buf()
 }
 
-/// How the bare chain runs: where, on how many threads, how many frames in flight, and on CUDA
-/// whether the models are captured in CUDA graphs.
+/// How the bare chain runs: where, on how many threads, how many frames in flight, on CUDA
+/// whether the models are captured in CUDA graphs, and where the composite runs.
 #[derive(Clone, Copy)]
 struct Setup {
     provider: ExecutionProvider,
     threads: usize,
     in_flight: u32,
     cuda_graph: bool,
+    composite_on_device: bool,
 }
 
 /// Seconds per frame of the bare chain over `frames` (the first two warm up, one after the
 /// other), its stats, and the models that run on CUDA without a CUDA graph (and why).
 fn bare_chain(dir: &Path, setup: Setup, reference_path: &Path, frames: &[Vec<u8>], w: u32, h: u32) -> (f64, Stats, Vec<String>) {
-    let Setup { provider, threads, in_flight, cuda_graph } = setup;
+    let Setup { provider, threads, in_flight, cuda_graph, composite_on_device } = setup;
     let files = gstgarmenttransfer::models::ModelFiles::read(dir).unwrap();
     let mut models = Models::open_with(&files, &MODELS, provider, 0, threads, cuda_graph).unwrap();
     let without_graph = models.provider.without_cuda_graph.clone();
     let reference = Arc::new(Reference::prepare(reference_path, &mut models).unwrap());
     models.take_runs();
     let mut chain = Chain::new(models);
+    chain.back.composite_on_device(composite_on_device).unwrap();
     let owned = |f: &Vec<u8>| OwnedFrame { data: f.clone(), width: w as usize, height: h as usize, stride: w as usize * 4, format: PixelFormat::Rgbx };
     for f in &frames[..2] {
         chain.process(&mut owned(f).view().unwrap(), &reference, None, OutputMode::Composite).unwrap();
@@ -161,10 +174,12 @@ fn bare_chain(dir: &Path, setup: Setup, reference_path: &Path, frames: &[Vec<u8>
 }
 
 /// Seconds per frame of the element in `appsrc ! garmenttransfer ! appsink`, and its latency.
-fn element(dir: &Path, ep: &str, in_flight: u32, cuda_graph: bool, reference_path: &Path, frames: &[Vec<u8>], w: u32, h: u32) -> (f64, gst::ClockTime) {
+fn element(dir: &Path, ep: &str, setup: Setup, reference_path: &Path, frames: &[Vec<u8>], w: u32, h: u32) -> (f64, gst::ClockTime) {
+    let Setup { in_flight, cuda_graph, .. } = setup;
+    let composite = if setup.composite_on_device { "device" } else { "host" };
     let pipeline = common::launch(&format!(
         "appsrc name=src format=time caps=video/x-raw,format=RGBx,width={w},height={h},framerate=30/1 ! \
-         garmenttransfer name=gt models={} reference={} execution-provider={ep} frames-in-flight={in_flight} cuda-graph={cuda_graph} ! appsink name=sink sync=false",
+         garmenttransfer name=gt models={} reference={} execution-provider={ep} frames-in-flight={in_flight} cuda-graph={cuda_graph} composite={composite} ! appsink name=sink sync=false",
         dir.display(),
         reference_path.display()
     ));
@@ -275,7 +290,8 @@ fn main() {
         a.frames
     );
     let mut runs = Vec::new();
-    let setup = Setup { provider, threads, in_flight: a.in_flight, cuda_graph: a.cuda_graph };
+    let composite_on_device = a.composite_on_device.unwrap_or(a.cuda);
+    let setup = Setup { provider, threads, in_flight: a.in_flight, cuda_graph: a.cuda_graph, composite_on_device };
     let mut refused_graph = Vec::new();
     for &(w, h) in &a.sizes {
         let frames = frames(w, h, a.frames + 2);
@@ -284,7 +300,7 @@ fn main() {
             println!("  without a CUDA graph: {why}");
         }
         refused_graph = without_graph;
-        let (elem, latency) = element(&models_dir, ep, a.in_flight, a.cuda_graph, &reference_path, &frames, w, h);
+        let (elem, latency) = element(&models_dir, ep, setup, &reference_path, &frames, w, h);
         let per_frame = |v: f64| v / stats.frames.max(1) as f64;
         // Nodes a frame runs: each run's graph nodes (the glue graphs' included), as counted by
         // the chain.
@@ -322,6 +338,21 @@ fn main() {
             let stages: serde_json::Map<_, _> = Stage::ALL.into_iter().map(|s| (s.name().to_string(), json!(plain_stats.mean_ms(s)))).collect();
             run["without_cuda_graphs"] = json!({"chain_ms": plain * 1e3, "chain_fps": 1.0 / plain, "chain_ratio": bare / plain, "stages_ms": stages});
         }
+        {
+            // The composite in the other place, in the same run.
+            let other = Setup { composite_on_device: !composite_on_device, ..setup };
+            let (there, there_stats, _) = bare_chain(&models_dir, other, &reference_path, &frames, w, h);
+            let (here_name, there_name) = if composite_on_device { ("device", "host") } else { ("host", "device") };
+            let c = Stage::Composite;
+            println!(
+                "  composite on the {there_name}: chain {:.1} ms/frame, composite {:.1} ms; {here_name}/{there_name}: chain {:.3}, composite {:.3}",
+                there * 1e3,
+                there_stats.mean_ms(c),
+                bare / there,
+                stats.mean_ms(c) / there_stats.mean_ms(c)
+            );
+            run["composite_elsewhere"] = json!({"on": there_name, "chain_ms": there * 1e3, "composite_ms": there_stats.mean_ms(c), "chain_ratio": bare / there, "composite_ratio": stats.mean_ms(c) / there_stats.mean_ms(c)});
+        }
         for (name, dir) in &older {
             let (old, old_stats, _) = bare_chain(dir, setup, &reference_path, &frames, w, h);
             let warp = Stage::Warp;
@@ -340,7 +371,7 @@ fn main() {
     if let Some(path) = &a.json {
         let out = json!({
             "models": models_dir.display().to_string(), "preset": manifest.preset, "model_width": manifest.width, "model_height": manifest.height,
-            "untrained": manifest.untrained, "precision": precision, "provider": ep, "cuda_graph": a.cuda && a.cuda_graph, "cores": cores, "threads_per_session": threads, "frames_in_flight": a.in_flight,
+            "untrained": manifest.untrained, "precision": precision, "provider": ep, "cuda_graph": a.cuda && a.cuda_graph, "composite": if composite_on_device { "device" } else { "host" }, "cores": cores, "threads_per_session": threads, "frames_in_flight": a.in_flight,
             "frames": a.frames, "graph_nodes": graph_nodes.iter().map(|(n, c)| (n.to_string(), json!(c))).collect::<serde_json::Map<_, _>>(),
             "cuda_graph_refused": refused_graph, "runs": runs,
         });
