@@ -15,15 +15,14 @@ use ndarray::{Array3, Array4, ArrayView3, Axis};
 use ort::memory::AllocationDevice;
 use ort::session::Session;
 use ort::value::{Tensor, TensorRef};
-use prost::Message;
 
 use crate::composite::{ALL_LAYERS, Transfer, composite, fill_colour, regrown_colour};
-use crate::contract::{IR_VERSION, OPSET, ParsingGroup};
+use crate::contract::ParsingGroup;
 use crate::frame::{FrameMut, Letterbox, PixelFormat, RgbImage};
-use crate::glue::{float_scalar, int, int64s, node_outputs};
+use crate::glue::{float_scalar, int, int64s, model_bytes, node_outputs};
 use crate::maps::Parsing;
 use crate::models::{ModelError, Runs, graph_session};
-use crate::proto::{Dimension, GraphProto, ModelProto, OperatorSetIdProto, TensorShapeProto, TypeProto, TypeProtoTensor, ValueInfoProto, data_type, dimension};
+use crate::proto::{Dimension, GraphProto, TensorShapeProto, TypeProto, TypeProtoTensor, ValueInfoProto, data_type, dimension};
 use crate::reference::Reference;
 use crate::runtime::with_log;
 
@@ -165,14 +164,7 @@ pub fn model(h: usize, w: usize) -> Vec<u8> {
         value("reference_fit", f32, vec![fixed(3)]),
     ];
     graph.output = vec![value("composited", u8, vec![dim("rows"), dim("cols"), dim("bytes")])];
-    ModelProto {
-        ir_version: IR_VERSION,
-        producer_name: "gst-garment-transfer".into(),
-        graph: Some(graph),
-        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: OPSET }],
-        ..Default::default()
-    }
-    .encode_to_vec()
+    model_bytes(graph)
 }
 
 /// A graph written node by node, each output named after its node.

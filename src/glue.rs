@@ -67,10 +67,15 @@ pub fn model(spec: &ModelSpec, h: usize, w: usize) -> Vec<u8> {
     }
     g.input = spec.inputs.iter().map(|p| value(p, h, w)).collect();
     g.output = spec.outputs.iter().map(|p| value(p, h, w)).collect();
+    model_bytes(g)
+}
+
+/// One of the element's own graphs as the bytes of an ONNX model (the contract's IR and opset).
+pub(crate) fn model_bytes(graph: GraphProto) -> Vec<u8> {
     ModelProto {
         ir_version: IR_VERSION,
         producer_name: "gst-garment-transfer".into(),
-        graph: Some(g),
+        graph: Some(graph),
         opset_import: vec![OperatorSetIdProto { domain: String::new(), version: OPSET }],
         ..Default::default()
     }

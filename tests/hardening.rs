@@ -261,17 +261,22 @@ fn a_frame_whose_inference_fails_passes_through_and_a_run_of_them_is_an_error() 
     }
 }
 
+/// `n` frames of a person walking (synthetic world seed `seed`), in the 128x96 RGB frames
+/// push_frames sends.
+fn walking(seed: u64, n: usize) -> Vec<Vec<u8>> {
+    let world = garment_training::synth::World::new(128, 96, seed).unwrap();
+    let seq = world.sequence(n);
+    let own = world.tailor(&seq.person.upper).unwrap();
+    seq.poses.iter().map(|p| world.draw_posed(&seq.person, p, &own).unwrap().rgb).collect()
+}
+
 #[test]
 fn two_frames_in_flight_give_the_frames_of_one_in_order() {
     init();
     let tmp = tempfile::tempdir().unwrap();
     let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
     let r = person_png(tmp.path(), "reference.png", 3);
-    // A person walking, in the 128x96 RGB frames push_frames sends.
-    let world = garment_training::synth::World::new(128, 96, 5).unwrap();
-    let seq = world.sequence(8);
-    let own = world.tailor(&seq.person.upper).unwrap();
-    let frames: Vec<Vec<u8>> = seq.poses.iter().map(|p| world.draw_posed(&seq.person, p, &own).unwrap().rgb).collect();
+    let frames = walking(5, 8);
     let (one_ended, one) = push_frames(&format!("{} name=gt", gt(&shipped, &r)), &frames);
     let (two_ended, two) = push_frames(&format!("{} name=gt frames-in-flight=2", gt(&shipped, &r)), &frames);
     assert!(one_ended.eos && two_ended.eos, "{:?} {:?}", one_ended.errors, two_ended.errors);
@@ -292,10 +297,7 @@ fn the_composite_on_the_device_gives_the_frames_of_the_host() {
     let tmp = tempfile::tempdir().unwrap();
     let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
     let r = person_png(tmp.path(), "reference.png", 3);
-    let world = garment_training::synth::World::new(128, 96, 6).unwrap();
-    let seq = world.sequence(6);
-    let own = world.tailor(&seq.person.upper).unwrap();
-    let frames: Vec<Vec<u8>> = seq.poses.iter().map(|p| world.draw_posed(&seq.person, p, &own).unwrap().rgb).collect();
+    let frames = walking(6, 6);
     let (host_ended, host) = push_frames(&format!("{} name=gt composite=host", gt(&shipped, &r)), &frames);
     let (device_ended, device) = push_frames(&format!("{} name=gt composite=device", gt(&shipped, &r)), &frames);
     assert!(host_ended.eos && device_ended.eos, "{:?} {:?}", host_ended.errors, device_ended.errors);
