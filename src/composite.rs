@@ -64,7 +64,8 @@ pub fn fill_colour(t: &Transfer, layers: Layers, background: Option<&RgbImage>) 
 
 /// R's output as planar RGB bytes, when it ran.
 pub fn regrown_colour(t: &Transfer) -> Option<[Vec<f32>; 3]> {
-    let n = t.flow.shape()[2] * t.flow.shape()[3];
+    let (_, _, h, w) = t.model_input.dim();
+    let n = h * w;
     t.regrown.map(|r| std::array::from_fn(|c| standard(r)[c * n..(c + 1) * n].iter().map(|&v| byte(v)).collect()))
 }
 
